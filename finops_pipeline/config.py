@@ -1,0 +1,208 @@
+"""The `finops.yaml` configuration and its environment overrides (DESIGN section 3).
+
+Every section is optional; unknown or mistyped keys are an error that names the key, because
+a silently ignored `theshold:` is how a FinOps pipeline ends up alerting on the wrong numbers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+DEFAULT_API_URL = "https://api.github.com"
+DEFAULT_ARTIFACT_NAMES = ["agent", "agent-artifacts", "firewall-audit-logs*", "firewall-logs*"]
+
+
+class ConfigError(ValueError):
+    """A configuration file or environment value is invalid; the message names the key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GitHubSource(_Strict):
+    repos: list[str] = Field(default_factory=list)
+    artifact_names: list[str] = Field(default_factory=lambda: list(DEFAULT_ARTIFACT_NAMES))
+    api_url: str = DEFAULT_API_URL
+    max_concurrency: int = Field(default=8, ge=1, le=64)
+
+    @field_validator("repos")
+    @classmethod
+    def _owner_name(cls, repos: list[str]) -> list[str]:
+        for repo in repos:
+            if repo.count("/") != 1 or not all(repo.split("/")):
+                raise ValueError(f"repo {repo!r} is not of the form owner/name")
+        return repos
+
+
+class PathsSource(_Strict):
+    paths: list[str] = Field(default_factory=list)
+
+
+class Sources(_Strict):
+    github: GitHubSource | None = None
+    gh_aw_logs: PathsSource | None = None
+    agent_calls: PathsSource | None = None
+    otel: PathsSource | None = None
+
+
+class Budget(_Strict):
+    scope: Literal["team", "repo", "workflow", "total"]
+    key: str = "*"
+    period: Literal["day", "month"] = "month"
+    usd: float = Field(ge=0)
+
+
+class Thresholds(_Strict):
+    """One key per rule of DESIGN section 6; defaults follow the seeds."""
+
+    io_ratio_max: float = 100.0
+    small_request_output_tokens: int = 50
+    small_requests_min_count: int = 10
+    high_total_tokens: int = 5_000_000
+    spend_increase_pct: float = 25.0
+    cache_hit_rate_min: float = 0.0
+    efficiency_tokens_scale: float = 100.0  # S of the efficiency score
+    efficiency_cost_scale: float = 20.0  # C of the efficiency score
+    session_tokens_high: int = 5000  # T_high of the session classification
+    session_tokens_low: int = 3000  # T_low of the session classification
+    session_retries_high: int = 2
+    anomaly_window_days: int = 28
+    anomaly_min_history_days: int = 7
+    anomaly_z: float = 3.5
+    quarantine_rate_warn: float = 0.05
+
+
+class PriceOverride(_Strict):
+    provider: str
+    model: str
+    effective_from: dt.date
+    effective_to: dt.date | None = None
+    input_mtok: float = Field(ge=0)
+    output_mtok: float = Field(ge=0)
+    cache_read_mtok: float | None = Field(default=None, ge=0)
+    cache_write_mtok: float | None = Field(default=None, ge=0)
+
+
+class Report(_Strict):
+    publish: bool = False
+    repo: str | None = None
+    label: str = "token-usage-report"
+
+
+class FileConfig(_Strict):
+    """The validated content of `finops.yaml`."""
+
+    sources: Sources = Field(default_factory=Sources)
+    teams: dict[str, list[str]] = Field(default_factory=dict)
+    budgets: list[Budget] = Field(default_factory=list)
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    prices: list[PriceOverride] = Field(default_factory=list)
+    report: Report = Field(default_factory=Report)
+
+
+class Settings(BaseModel):
+    """Everything a run needs: the file config plus the environment, resolved once."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    data_dir: Path
+    config_path: Path | None
+    config: FileConfig
+    github_api_url: str
+    github_repos: list[str]
+    # Never printed: repr=False keeps it out of logs, reprs and Dagster metadata.
+    github_token: str | None = Field(default=None, repr=False)
+
+    @property
+    def gh_aw_logs_paths(self) -> list[Path]:
+        """Configured `gh aw logs` folders and files, relative paths taken from the config dir."""
+        section = self.config.sources.gh_aw_logs
+        base = self.config_path.parent if self.config_path else Path.cwd()
+        return [(base / p).resolve() for p in (section.paths if section else [])]
+
+    @property
+    def thresholds(self) -> Thresholds:
+        return self.config.thresholds
+
+
+def _format_validation_error(path: Path | str, err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"])
+        if e["type"] == "extra_forbidden":
+            lines.append(f"{path}: unknown key '{key}'")
+        else:
+            lines.append(f"{path}: '{key}': {e['msg']}")
+    return "invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def parse_config(text: str, origin: Path | str = "finops.yaml") -> FileConfig:
+    """Parse and validate YAML text; raise ConfigError naming the file and key."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{origin}: not valid YAML: {exc}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{origin}: the top level must be a mapping of sections")
+    try:
+        return FileConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(origin, exc)) from None
+
+
+def load_settings(
+    data_dir: str | Path | None = None,
+    config_path: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Settings:
+    """Resolve settings: explicit arguments, then environment, then the config file, then defaults.
+
+    Args:
+        data_dir: overrides FINOPS_DATA_DIR (default ./data).
+        config_path: overrides FINOPS_CONFIG (default ./finops.yaml when present).
+        env: the environment to read (os.environ by default); tests pass their own.
+    """
+    env = os.environ if env is None else env
+    cfg_path: Path | None
+    if config_path is not None:
+        cfg_path = Path(config_path)
+    elif env.get("FINOPS_CONFIG"):
+        cfg_path = Path(env["FINOPS_CONFIG"])
+    else:
+        cfg_path = Path("finops.yaml") if Path("finops.yaml").is_file() else None
+    if cfg_path is not None:
+        if not cfg_path.is_file():
+            raise ConfigError(f"config file {cfg_path} does not exist (from FINOPS_CONFIG)")
+        file_config = parse_config(cfg_path.read_text(encoding="utf-8"), cfg_path)
+        cfg_path = cfg_path.resolve()
+    else:
+        file_config = FileConfig()
+
+    github = file_config.sources.github
+    repos = list(github.repos) if github else []
+    if env.get("FINOPS_GITHUB_REPOS"):
+        repos = [r.strip() for r in env["FINOPS_GITHUB_REPOS"].split(",") if r.strip()]
+        try:
+            GitHubSource(repos=repos)
+        except ValidationError as exc:
+            raise ConfigError(_format_validation_error("FINOPS_GITHUB_REPOS", exc)) from None
+    api_url = env.get("GITHUB_API_URL") or (github.api_url if github else DEFAULT_API_URL)
+
+    return Settings(
+        data_dir=Path(data_dir or env.get("FINOPS_DATA_DIR") or "data").resolve(),
+        config_path=cfg_path,
+        config=file_config,
+        github_api_url=api_url.rstrip("/"),
+        github_repos=repos,
+        github_token=env.get("GITHUB_TOKEN") or None,
+    )

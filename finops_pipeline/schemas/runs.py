@@ -1,0 +1,83 @@
+"""Workflow runs: the raw run object of any shape, and the canonical `workflow_runs` dataset."""
+
+from __future__ import annotations
+
+import pandera.polars as pa
+import polars as pl
+from pandera.api.polars.types import PolarsData
+from pandera.engines.polars_engine import DateTime
+
+from finops_pipeline.schemas import checks
+
+RAW_RUN_INT_FIELDS = ("run_number", "token_usage", "turns", "error_count", "warning_count",
+                      "duration_ns", "summary_input_tokens", "summary_output_tokens",
+                      "summary_cache_read_tokens", "summary_cache_write_tokens",
+                      "summary_requests")
+
+
+class RawRun(pa.DataFrameModel):
+    """A run as extracted text; only an id and a creation time are indispensable."""
+
+    run_id: str = pa.Field(nullable=False)
+    created_at: str = pa.Field(nullable=False)
+    run_attempt: str = pa.Field(nullable=True)
+    started_at: str = pa.Field(nullable=True)
+    updated_at: str = pa.Field(nullable=True)
+    duration_text: str = pa.Field(nullable=True)
+    reported_cost_usd: str = pa.Field(nullable=True)
+    reported_ai_credits: str = pa.Field(nullable=True)
+    run_number: str = pa.Field(nullable=True)
+    token_usage: str = pa.Field(nullable=True)
+    turns: str = pa.Field(nullable=True)
+    error_count: str = pa.Field(nullable=True)
+    warning_count: str = pa.Field(nullable=True)
+    duration_ns: str = pa.Field(nullable=True)
+    summary_input_tokens: str = pa.Field(nullable=True)
+    summary_output_tokens: str = pa.Field(nullable=True)
+    summary_cache_read_tokens: str = pa.Field(nullable=True)
+    summary_cache_write_tokens: str = pa.Field(nullable=True)
+    summary_requests: str = pa.Field(nullable=True)
+
+    @pa.check("run_id", "run_attempt", name="a positive integer")
+    def _positive(cls, data: PolarsData) -> pl.LazyFrame:
+        return checks.matches(data, checks.POSITIVE_INT)
+
+    @pa.check("created_at", "started_at", "updated_at", name="an ISO 8601 timestamp")
+    def _timestamp(cls, data: PolarsData) -> pl.LazyFrame:
+        return checks.is_timestamp(data)
+
+    @pa.check(*RAW_RUN_INT_FIELDS, name="a non-negative integer")
+    def _non_negative(cls, data: PolarsData) -> pl.LazyFrame:
+        return checks.matches(data, checks.NON_NEGATIVE_INT)
+
+    @pa.check("reported_cost_usd", "reported_ai_credits", name="a non-negative number")
+    def _money(cls, data: PolarsData) -> pl.LazyFrame:
+        return checks.matches(data, checks.NON_NEGATIVE_NUMBER)
+
+    @pa.check("duration_text", name="a Go duration such as 4m12.5s")
+    def _go_duration(cls, data: PolarsData) -> pl.LazyFrame:
+        return checks.matches(data, checks.GO_DURATION)
+
+    class Config:
+        strict = False
+
+
+class WorkflowRuns(pa.DataFrameModel):
+    """The `workflow_runs` lake dataset: one row per (repo, run_id, run_attempt)."""
+
+    day: pl.Date = pa.Field(nullable=False)
+    source: str = pa.Field(nullable=False)
+    repo: str = pa.Field(nullable=False)
+    run_id: pl.Int64 = pa.Field(nullable=False, ge=1)
+    run_attempt: pl.Int32 = pa.Field(nullable=False, ge=1)
+    workflow: str = pa.Field(nullable=False)
+    created_at: DateTime(time_zone="UTC", time_unit="us") = pa.Field(nullable=False)  # type: ignore[valid-type]
+    duration_ms: pl.Int64 = pa.Field(nullable=True, ge=0)
+    has_token_data: pl.Boolean = pa.Field(nullable=False)
+
+    @pa.dataframe_check(name="created on the partition day (UTC)")
+    def _created_on_day(cls, data: PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(pl.col("created_at").dt.date() == pl.col("day"))
+
+    class Config:
+        strict = False

@@ -1,0 +1,112 @@
+"""The api-proxy `token-usage.jsonl` record (DESIGN section 4) and the canonical request.
+
+`RawTokenUsage` checks each field as extracted text; `LlmRequests` is the lake contract of the
+`llm_requests` dataset, with the disjoint token buckets of DESIGN section 5.
+"""
+
+from __future__ import annotations
+
+import pandera.polars as pa
+import polars as pl
+from pandera.api.polars.types import PolarsData
+from pandera.engines.polars_engine import DateTime
+
+from finops_pipeline.schemas import checks
+
+PROVIDERS = ("anthropic", "openai", "copilot", "gemini", "opencode", "unknown")
+SCHEMA_PREFIX = "token-usage/v"
+EVENT = "token_usage"
+
+REQUIRED_INT_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens",
+                       "cache_write_tokens", "duration_ms")
+OPTIONAL_INT_FIELDS = ("response_bytes", "reasoning_tokens")
+# Every field the pipeline reads from a record; anything else is allowed and ignored.
+FIELDS = ("timestamp", "request_id", "provider", "model", "path", "status", "streaming",
+          *REQUIRED_INT_FIELDS, *OPTIONAL_INT_FIELDS, "_schema", "event", "x_initiator")
+
+
+class RawTokenUsage(pa.DataFrameModel):
+    """One token-usage.jsonl record, every field as the text its writer put there."""
+
+    timestamp: str = pa.Field(nullable=False)
+    request_id: str = pa.Field(nullable=False)
+    provider: str = pa.Field(nullable=False, isin=list(PROVIDERS))
+    model: str = pa.Field(nullable=False)
+    path: str = pa.Field(nullable=False)
+    status: str = pa.Field(nullable=False)
+    streaming: str = pa.Field(nullable=False)
+    input_tokens: str = pa.Field(nullable=False)
+    output_tokens: str = pa.Field(nullable=False)
+    cache_read_tokens: str = pa.Field(nullable=False)
+    cache_write_tokens: str = pa.Field(nullable=False)
+    duration_ms: str = pa.Field(nullable=False)
+    response_bytes: str = pa.Field(nullable=True)
+    reasoning_tokens: str = pa.Field(nullable=True)
+    schema: str = pa.Field(nullable=True, alias="_schema", str_startswith=SCHEMA_PREFIX)
+    event: str = pa.Field(nullable=True, isin=[EVENT])
+
+    @pa.check("timestamp", name="an ISO 8601 timestamp")
+    def _timestamp(cls, data: PolarsData) -> pl.LazyFrame:
+        return checks.is_timestamp(data)
+
+    @pa.check("request_id", "model", name="not blank")
+    def _not_blank(cls, data: PolarsData) -> pl.LazyFrame:
+        return checks.is_not_blank(data)
+
+    @pa.check(*REQUIRED_INT_FIELDS, *OPTIONAL_INT_FIELDS, name="a non-negative integer")
+    def _non_negative_int(cls, data: PolarsData) -> pl.LazyFrame:
+        return checks.matches(data, checks.NON_NEGATIVE_INT)
+
+    @pa.check("status", name="an HTTP status 100-599")
+    def _status(cls, data: PolarsData) -> pl.LazyFrame:
+        return checks.matches(data, r"^[1-5][0-9]{2}(\.0*)?$")
+
+    @pa.check("streaming", name="true or false")
+    def _streaming(cls, data: PolarsData) -> pl.LazyFrame:
+        return checks.matches(data, checks.BOOLEAN)
+
+    class Config:
+        strict = False
+
+
+class LlmRequests(pa.DataFrameModel):
+    """The `llm_requests` lake dataset: one row per (repo, run_id, request_id)."""
+
+    day: pl.Date = pa.Field(nullable=False)
+    source: str = pa.Field(nullable=False)
+    repo: str = pa.Field(nullable=False)
+    workflow: str = pa.Field(nullable=False)
+    run_id: pl.Int64 = pa.Field(nullable=False, ge=1)
+    run_attempt: pl.Int32 = pa.Field(nullable=False, ge=1)
+    request_id: str = pa.Field(nullable=False)
+    timestamp: DateTime(time_zone="UTC", time_unit="us") = pa.Field(nullable=False)  # type: ignore[valid-type]
+    provider: str = pa.Field(nullable=False, isin=list(PROVIDERS))
+    model: str = pa.Field(nullable=False)
+    status: pl.Int32 = pa.Field(nullable=False, in_range={"min_value": 100, "max_value": 599})
+    input_tokens: pl.Int64 = pa.Field(nullable=False, ge=0)
+    output_tokens: pl.Int64 = pa.Field(nullable=False, ge=0)
+    cache_read_tokens: pl.Int64 = pa.Field(nullable=False, ge=0)
+    cache_write_tokens: pl.Int64 = pa.Field(nullable=False, ge=0)
+    reasoning_tokens: pl.Int64 = pa.Field(nullable=True, ge=0)
+    prompt_tokens: pl.Int64 = pa.Field(nullable=False, ge=0)
+    total_tokens: pl.Int64 = pa.Field(nullable=False, ge=0)
+    duration_ms: pl.Int64 = pa.Field(nullable=False, ge=0)
+    token_rule: str = pa.Field(nullable=False)
+
+    @pa.dataframe_check(name="reasoning_tokens is a part of output_tokens")
+    def _reasoning_within_output(cls, data: PolarsData) -> pl.LazyFrame:
+        c = pl.col
+        return data.lazyframe.select(
+            c("reasoning_tokens").is_null() | (c("reasoning_tokens") <= c("output_tokens"))
+        )
+
+    @pa.dataframe_check(name="prompt_tokens = input + cache_read + cache_write")
+    def _prompt_sum(cls, data: PolarsData) -> pl.LazyFrame:
+        c = pl.col
+        return data.lazyframe.select(
+            c("prompt_tokens") == c("input_tokens") + c("cache_read_tokens")
+            + c("cache_write_tokens")
+        )
+
+    class Config:
+        strict = False

@@ -1,0 +1,372 @@
+"""The `gh aw logs` source: run folders and `gh aw logs --json` files on local disk.
+
+What `gh aw logs` leaves behind (see docs/sources.md):
+
+* `run-<id>/run_summary.json`: `{"run_id", "run": {databaseId, workflowName, createdAt,
+  Duration (ns), TokenUsage, Turns, ...}, "token_usage_summary": {...}, ...}`, plus the
+  downloaded artifacts, among them the api-proxy's `token-usage.jsonl` (canonically at
+  `sandbox/firewall/logs/api-proxy-logs/token-usage.jsonl`) and `aw_info.json`;
+* the JSON printed by `gh aw logs --json`: an object with `runs[]` in snake_case (current), or a
+  bare array of runs with Go field names such as `WorkflowName`, `Duration` in ns (legacy).
+
+This module only finds and extracts: it turns a day's files into two raw frames (runs, and
+token-usage lines) with the file and line each came from. Parsing fields, validation and
+normalization happen in `transforms/`, so every bad value is quarantined with its location.
+
+A run and everything in it belongs to the UTC day the run was created. To materialize one day
+without re-reading every file ever landed, a small index (`state/gh_aw_logs_index.json`) maps
+each run folder and JSON file, by size and mtime, to the days it holds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from finops_pipeline.lake import DataPaths
+from finops_pipeline.sources.jsontext import (
+    get_path,
+    iter_array,
+    line_of,
+    object_member_offsets,
+    split_jsonl,
+)
+from finops_pipeline.transforms.timeparse import parse_utc_days
+
+SOURCE = "gh_aw_logs"
+LANDING_NAME = "gh-aw-logs"
+RUN_SUMMARY = "run_summary.json"
+AW_INFO = "aw_info.json"
+TOKEN_USAGE = "token-usage.jsonl"
+CANONICAL_TOKEN_USAGE = Path("sandbox/firewall/logs/api-proxy-logs/token-usage.jsonl")
+INDEX_VERSION = 2
+_RUN_DIR = re.compile(r"^run-(\d+)$")
+
+# Where each run field lives in the three shapes. First non-null wins, so run_summary's nested
+# `run.*` comes before the flat names of the --json outputs. Shared by the index (Python) and
+# the lake transform (DuckDB), so both read a run the same way.
+RUN_FIELD_PATHS: dict[str, tuple[str, ...]] = {
+    "run_id": ("$.run.databaseId", "$.run.DatabaseID", "$.run_id", "$.databaseId",
+               "$.DatabaseID", "$.database_id"),
+    "run_number": ("$.run.number", "$.run.Number", "$.number", "$.Number"),
+    "run_attempt": ("$.run.attempt", "$.run.Attempt", "$.run_attempt", "$.attempt",
+                    "$.Attempt", "$.RunAttempt"),
+    "workflow": ("$.run.workflowName", "$.run.WorkflowName", "$.workflow_name",
+                 "$.workflowName", "$.WorkflowName"),
+    "workflow_path": ("$.run.workflowPath", "$.run.WorkflowPath", "$.workflow_path",
+                      "$.workflowPath", "$.WorkflowPath"),
+    "repository": ("$.run.repository", "$.run.Repository", "$.repository", "$.Repository"),
+    "url": ("$.run.url", "$.run.URL", "$.url", "$.URL"),
+    "status": ("$.run.status", "$.run.Status", "$.status", "$.Status"),
+    "conclusion": ("$.run.conclusion", "$.run.Conclusion", "$.conclusion", "$.Conclusion"),
+    "event": ("$.run.event", "$.run.Event", "$.event", "$.Event"),
+    "head_branch": ("$.run.headBranch", "$.run.HeadBranch", "$.branch", "$.head_branch",
+                    "$.headBranch", "$.HeadBranch"),
+    "head_sha": ("$.run.headSha", "$.run.HeadSha", "$.head_sha", "$.headSha", "$.HeadSha"),
+    "actor": ("$.run.actor", "$.run.Actor", "$.actor", "$.Actor"),
+    "created_at": ("$.run.createdAt", "$.run.CreatedAt", "$.created_at", "$.createdAt",
+                   "$.CreatedAt"),
+    "started_at": ("$.run.startedAt", "$.run.StartedAt", "$.started_at", "$.startedAt",
+                   "$.StartedAt"),
+    "updated_at": ("$.run.updatedAt", "$.run.UpdatedAt", "$.updated_at", "$.updatedAt",
+                   "$.UpdatedAt"),
+    "duration_ns": ("$.run.Duration", "$.Duration"),
+    "duration_text": ("$.duration",),
+    "token_usage": ("$.run.TokenUsage", "$.token_usage", "$.TokenUsage", "$.tokenUsage"),
+    "turns": ("$.run.Turns", "$.turns", "$.Turns"),
+    "error_count": ("$.run.ErrorCount", "$.error_count", "$.ErrorCount"),
+    "warning_count": ("$.run.WarningCount", "$.warning_count", "$.WarningCount"),
+    "reported_cost_usd": ("$.run.EstimatedCost", "$.estimated_cost", "$.EstimatedCost",
+                          "$.estimatedCost"),
+    "reported_ai_credits": ("$.aic", "$.run.AIC"),
+    "engine": ("$.engine_id", "$.engine", "$.run.Engine"),
+    "summary_input_tokens": ("$.token_usage_summary.total_input_tokens",),
+    "summary_output_tokens": ("$.token_usage_summary.total_output_tokens",),
+    "summary_cache_read_tokens": ("$.token_usage_summary.total_cache_read_tokens",),
+    "summary_cache_write_tokens": ("$.token_usage_summary.total_cache_write_tokens",),
+    "summary_requests": ("$.token_usage_summary.total_requests",),
+}
+# aw_info.json fills what the summary lacks (older summaries carry no repository).
+AW_INFO_FIELD_PATHS: dict[str, tuple[str, ...]] = {
+    "repository": ("$.repository",),
+    "workflow": ("$.workflow_name",),
+    "run_attempt": ("$.run_attempt",),
+    "actor": ("$.actor",),
+    "event": ("$.event_name",),
+    "engine": ("$.engine_id",),
+}
+
+RAW_RUNS_SCHEMA = {
+    "_source": pl.String,  # file the run came from
+    "_line": pl.Int64,  # line of the run object in that file
+    "_shape": pl.String,  # run_summary | logs_json | logs_json_legacy
+    "_run_ref": pl.String,  # links token-usage lines to their run
+    "_raw": pl.String,  # the run object as JSON text
+    "_aw_info": pl.String,  # aw_info.json of the run folder, when present
+    "_token_files": pl.Int32,  # token-usage.jsonl files found for the run
+}
+RAW_TOKEN_LINES_SCHEMA = {
+    "_run_ref": pl.String,
+    "_source": pl.String,
+    "_line": pl.Int64,
+    "_file_rank": pl.Int32,  # 0 = canonical path; duplicates keep the lowest rank
+    "_is_last_line": pl.Boolean,  # a truncated last line is the writer's known failure mode
+    "_raw": pl.String,
+    "_decode_error": pl.String,
+}
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IndexEntry:
+    kind: str  # run_summary | logs_json
+    size: int
+    mtime_ns: int
+    days: list[str]
+    undated_day: str | None = None  # the day undated runs of this file are filed under
+
+
+@dataclass
+class Discovery:
+    """What a scan of the configured folders found."""
+
+    run_summaries: list[Path] = field(default_factory=list)
+    json_files: list[Path] = field(default_factory=list)
+    run_dirs_without_summary: list[Path] = field(default_factory=list)
+
+
+@dataclass
+class DayExtract:
+    """A day's raw rows from this source, plus what could not be read at all."""
+
+    runs: pl.DataFrame
+    token_lines: pl.DataFrame
+    files: int
+
+
+def landing_dir(paths: DataPaths) -> Path:
+    return paths.landing_source(LANDING_NAME)
+
+
+def discover(roots: Iterable[Path]) -> Discovery:
+    """Walk roots for run folders (`run-<id>/run_summary.json`) and `--json` output files."""
+    found = Discovery()
+    seen: set[Path] = set()
+    for root in roots:
+        if root.is_file():
+            if root.suffix == ".json" and root not in seen:
+                seen.add(root)
+                found.json_files.append(root)
+            continue
+        if root.is_dir():
+            _walk(root, found, seen)
+    found.run_summaries.sort()
+    found.json_files.sort()
+    return found
+
+
+def _walk(directory: Path, found: Discovery, seen: set[Path]) -> None:
+    try:
+        entries = sorted(os.scandir(directory), key=lambda e: e.name)
+    except OSError as exc:
+        log.warning("cannot list %s: %s", directory, exc)
+        return
+    for entry in entries:
+        path = Path(entry.path)
+        if entry.is_dir(follow_symlinks=False):
+            summary = path / RUN_SUMMARY
+            if summary.is_file():
+                if summary not in seen:
+                    seen.add(summary)
+                    found.run_summaries.append(summary)
+            elif _RUN_DIR.match(entry.name):
+                found.run_dirs_without_summary.append(path)
+            else:
+                _walk(path, found, seen)
+        elif entry.is_file() and entry.name.endswith(".json") and path not in seen:
+            seen.add(path)
+            found.json_files.append(path)
+
+
+class LogsIndex:
+    """Maps landed files to the UTC days they hold, so a day reads only its own files."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.entries: dict[str, IndexEntry] = {}
+        if path.is_file():
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+                if data.get("version") == INDEX_VERSION:
+                    self.entries = {k: IndexEntry(**v) for k, v in data["entries"].items()}
+            except (ValueError, TypeError, KeyError) as exc:
+                log.warning("rebuilding unreadable index %s: %s", path, exc)
+
+    def refresh(self, found: Discovery) -> int:
+        """Index new or changed files; drop entries of files that are gone. Returns files read."""
+        live: dict[str, tuple[str, Path]] = {}
+        for p in found.run_summaries:
+            live[str(p)] = ("run_summary", p)
+        for p in found.json_files:
+            live[str(p)] = ("logs_json", p)
+        self.entries = {k: v for k, v in self.entries.items() if k in live}
+        stale: list[tuple[str, str, Path, os.stat_result]] = []
+        for key, (kind, p) in live.items():
+            try:
+                st = p.stat()
+            except OSError:
+                continue
+            cur = self.entries.get(key)
+            if cur is None or cur.size != st.st_size or cur.mtime_ns != st.st_mtime_ns:
+                stale.append((key, kind, p, st))
+        created = [_created_at_values(kind, p) for _key, kind, p, _st in stale]
+        # One vectorized parse for every timestamp of every changed file.
+        parsed = iter(parse_utc_days([v for values in created for v in values]))
+        for (key, kind, _p, st), values in zip(stale, created, strict=True):
+            file_days = [next(parsed) for _ in values]
+            days = {d.isoformat() for d in file_days if d is not None}
+            undated = None
+            if any(d is None for d in file_days):
+                # Runs without a parsable created_at are filed under the file's mtime day, so
+                # the lake stage quarantines them with the reason instead of losing them.
+                undated = _mtime_day(st).isoformat()
+                days.add(undated)
+            self.entries[key] = IndexEntry(kind, st.st_size, st.st_mtime_ns, sorted(days), undated)
+        if stale:
+            self.save()
+        return len(stale)
+
+    def files_for_day(self, day: dt.date) -> list[tuple[str, Path]]:
+        iso = day.isoformat()
+        return sorted((e.kind, Path(k)) for k, e in self.entries.items() if iso in e.days)
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        payload = {"version": INDEX_VERSION,
+                   "entries": {k: vars(v) for k, v in sorted(self.entries.items())}}
+        tmp.write_text(json.dumps(payload, indent=0), encoding="utf-8")
+        os.replace(tmp, self.path)
+
+
+def _mtime_day(st: os.stat_result) -> dt.date:
+    return dt.datetime.fromtimestamp(st.st_mtime, tz=dt.UTC).date()
+
+
+def _first(obj: Any, paths: tuple[str, ...]) -> Any:
+    for path in paths:
+        value = get_path(obj, path)
+        if value is not None:
+            return value
+    return None
+
+
+def _created_at_values(kind: str, path: Path) -> list[str | None]:
+    """created_at text of every run in a file (None where absent); [] when unreadable."""
+    try:
+        runs = [obj for _, obj, _ in _runs_in_file(kind, path)]
+    except (OSError, ValueError):
+        return [None]
+    return [_created_at_text(obj) for obj in runs]
+
+
+def _read_text(path: Path) -> str:
+    return path.read_bytes().decode("utf-8", errors="replace").removeprefix("\ufeff")
+
+
+def _runs_in_file(kind: str, path: Path) -> Iterator[tuple[int, Any, str]]:
+    """Yield (line, run object, shape) for each run in a run_summary or --json file."""
+    text = _read_text(path)
+    start = len(text) - len(text.lstrip())
+    if start >= len(text):
+        raise ValueError("empty file")
+    if kind == "run_summary":
+        yield line_of(text, start), json.loads(text), "run_summary"
+        return
+    if text[start] == "[":
+        for pos, obj in iter_array(text, start):
+            yield line_of(text, pos), obj, "logs_json_legacy"
+        return
+    members = object_member_offsets(text, start)
+    if "runs" not in members:
+        raise ValueError("a JSON object without 'runs' is not `gh aw logs --json` output")
+    for pos, obj in iter_array(text, members["runs"]):
+        yield line_of(text, pos), obj, "logs_json"
+
+
+def _token_usage_files(run_dir: Path) -> list[Path]:
+    """Every token-usage.jsonl below a run folder, the canonical one first, then by path."""
+    files = [Path(root) / TOKEN_USAGE for root, _dirs, names in os.walk(run_dir)
+             if TOKEN_USAGE in names]
+    canonical = run_dir / CANONICAL_TOKEN_USAGE
+    return sorted(files, key=lambda p: (p != canonical, str(p)))
+
+
+def extract_day(index: LogsIndex, day: dt.date) -> DayExtract:
+    """Raw runs and token-usage lines of the runs created on `day`."""
+    run_rows: list[dict[str, Any]] = []
+    line_rows: list[dict[str, Any]] = []
+    files = 0
+    for kind, path in index.files_for_day(day):
+        files += 1
+        try:
+            runs = list(_runs_in_file(kind, path))
+        except (OSError, ValueError) as exc:
+            # Unreadable as a whole: one quarantined run row keeps the failure visible.
+            run_rows.append(_raw_run(path, 1, kind, str(path), None, None, 0,
+                                     error=f"file is not valid JSON: {exc}"))
+            continue
+        entry = index.entries[str(path)]
+        run_days = parse_utc_days([_created_at_text(obj) for _, obj, _ in runs])
+        for number, ((line, obj, shape), run_day) in enumerate(zip(runs, run_days, strict=True)):
+            if run_day != day and not (run_day is None and entry.undated_day == day.isoformat()):
+                continue
+            if kind == "run_summary":
+                run_dir = path.parent
+                token_files = _token_usage_files(run_dir)
+                aw_info = run_dir / AW_INFO
+                aw_text = _read_text(aw_info) if aw_info.is_file() else None
+                ref = str(run_dir)
+                for rank, tf in enumerate(token_files):
+                    files += 1
+                    line_rows.extend(_token_lines(ref, tf, rank))
+                run_rows.append(_raw_run(path, line, shape, ref, obj, aw_text, len(token_files)))
+            else:
+                run_rows.append(_raw_run(path, line, shape, f"{path}#{number}", obj, None, 0))
+    runs_df = pl.DataFrame(run_rows, schema=RAW_RUNS_SCHEMA)
+    lines_df = pl.DataFrame(line_rows, schema=RAW_TOKEN_LINES_SCHEMA)
+    return DayExtract(runs_df, lines_df, files)
+
+
+def _created_at_text(obj: Any) -> str | None:
+    value = _first(obj, RUN_FIELD_PATHS["created_at"]) if isinstance(obj, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _raw_run(path: Path, line: int, shape: str, ref: str, obj: Any, aw_info: str | None,
+             token_files: int, error: str | None = None) -> dict[str, Any]:
+    raw = json.dumps(obj) if error is None else json.dumps({"_unreadable": error})
+    return {"_source": str(path), "_line": line, "_shape": shape, "_run_ref": ref,
+            "_raw": raw, "_aw_info": aw_info, "_token_files": token_files}
+
+
+def _token_lines(ref: str, path: Path, rank: int) -> list[dict[str, Any]]:
+    try:
+        lines = split_jsonl(path.read_bytes())
+    except OSError as exc:
+        return [{"_run_ref": ref, "_source": str(path), "_line": 0, "_file_rank": rank,
+                 "_is_last_line": True, "_raw": None, "_decode_error": f"unreadable: {exc}"}]
+    last = lines[-1].line if lines else 0
+    return [{"_run_ref": ref, "_source": str(path), "_line": tl.line, "_file_rank": rank,
+             "_is_last_line": tl.line == last, "_raw": tl.text, "_decode_error": tl.decode_error}
+            for tl in lines]

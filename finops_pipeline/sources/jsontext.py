@@ -1,0 +1,120 @@
+"""Reading JSON and JSONL text the way hostile, half-written telemetry needs.
+
+Pure functions, no I/O beyond what the caller hands in. Line numbers are 1-based and are what a
+user sees in an editor, so a quarantine reason can point at the exact line.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+BOM = "\ufeff"
+_DECODER = json.JSONDecoder()
+
+
+@dataclass(frozen=True)
+class TextLine:
+    """One physical line of a JSONL file (blank lines are not records and are skipped)."""
+
+    line: int
+    text: str | None  # None when the bytes were not valid UTF-8
+    decode_error: str | None = None
+
+
+def split_jsonl(data: bytes) -> list[TextLine]:
+    """Split JSONL bytes into lines: strips a BOM and CR of CRLF; tolerates bad UTF-8 per line."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None:
+        raw_lines: list[tuple[bytes | None, str | None]] = [(None, t) for t in text.split("\n")]
+    else:
+        raw_lines = [(b, None) for b in data.split(b"\n")]
+    out: list[TextLine] = []
+    for number, (raw, decoded) in enumerate(raw_lines, start=1):
+        if decoded is None and raw is not None:
+            try:
+                decoded = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                out.append(TextLine(number, None, f"line is not valid UTF-8 ({exc.reason})"))
+                continue
+        assert decoded is not None
+        decoded = decoded.removesuffix("\r")
+        if decoded.strip():
+            out.append(TextLine(number, decoded))
+    return out
+
+
+def line_of(text: str, pos: int) -> int:
+    """1-based line number of character offset `pos`."""
+    return text.count("\n", 0, pos) + 1
+
+
+def _skip_ws(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos] in " \t\r\n":
+        pos += 1
+    return pos
+
+
+def iter_array(text: str, pos: int) -> Iterator[tuple[int, Any]]:
+    """Yield (offset, value) for each element of the JSON array starting at `pos` ('[')."""
+    if text[pos] != "[":
+        raise ValueError(f"expected '[' at line {line_of(text, pos)}")
+    pos = _skip_ws(text, pos + 1)
+    if pos < len(text) and text[pos] == "]":
+        return
+    while True:
+        pos = _skip_ws(text, pos)
+        value, end = _DECODER.raw_decode(text, pos)
+        yield pos, value
+        pos = _skip_ws(text, end)
+        if pos >= len(text):
+            raise ValueError("unterminated array")
+        if text[pos] == ",":
+            pos += 1
+            continue
+        if text[pos] == "]":
+            return
+        raise ValueError(f"expected ',' or ']' at line {line_of(text, pos)}")
+
+
+def object_member_offsets(text: str, pos: int) -> dict[str, int]:
+    """Offsets of the values of the top-level members of the JSON object at `pos` ('{')."""
+    if text[pos] != "{":
+        raise ValueError(f"expected '{{' at line {line_of(text, pos)}")
+    offsets: dict[str, int] = {}
+    pos = _skip_ws(text, pos + 1)
+    if pos < len(text) and text[pos] == "}":
+        return offsets
+    while True:
+        pos = _skip_ws(text, pos)
+        key, pos = _DECODER.raw_decode(text, pos)
+        pos = _skip_ws(text, pos)
+        if pos >= len(text) or text[pos] != ":":
+            raise ValueError(f"expected ':' at line {line_of(text, pos)}")
+        pos = _skip_ws(text, pos + 1)
+        offsets[str(key)] = pos
+        _, pos = _DECODER.raw_decode(text, pos)
+        pos = _skip_ws(text, pos)
+        if pos < len(text) and text[pos] == ",":
+            pos += 1
+            continue
+        if pos < len(text) and text[pos] == "}":
+            return offsets
+        raise ValueError(f"expected ',' or '}}' at line {line_of(text, pos)}")
+
+
+def get_path(obj: Any, path: str) -> Any:
+    """Value at a simple `$.a.b` path in parsed JSON, or None."""
+    cur = obj
+    for key in path.removeprefix("$.").split("."):
+        if not isinstance(cur, dict) or key not in cur:
+            return None
+        cur = cur[key]
+    return cur

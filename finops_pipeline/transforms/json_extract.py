@@ -1,0 +1,63 @@
+"""Vectorized field extraction from JSON text columns, in DuckDB.
+
+DuckDB's `json_valid` / `json_extract_string` read every line in one pass, tolerate anything
+(a nested object where a number was expected comes back as its JSON text for the checks to
+reject), and never raise on a malformed line, which polars' `json_decode` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import duckdb
+import polars as pl
+
+
+def _path_literal(path: str) -> str:
+    # Paths are our own constants ($.a.b); quote each key so names like `_schema` are safe.
+    keys = path.removeprefix("$.").split(".")
+    if not all(k.replace("_", "").isalnum() for k in keys):
+        raise ValueError(f"unsupported JSON path {path!r}")
+    return "'$." + ".".join(f'"{k}"' for k in keys) + "'"
+
+
+def extract_fields(
+    df: pl.DataFrame,
+    text_column: str,
+    fields: Mapping[str, Sequence[str]],
+    fallback_column: str | None = None,
+    fallback_fields: Mapping[str, Sequence[str]] | None = None,
+) -> pl.DataFrame:
+    """Add `_json_ok`, `_json_type` and one String column per field to `df`.
+
+    Args:
+        df: frame with a JSON text column.
+        text_column: the column holding JSON text.
+        fields: output name -> candidate JSON paths; the first non-null value wins.
+        fallback_column: a second JSON text column consulted after `fields`' paths.
+        fallback_fields: output name -> paths in `fallback_column`.
+    """
+    fallback_fields = fallback_fields or {}
+    select = []
+    for name, paths in fields.items():
+        exprs = [f"json_extract_string({text_column}, {_path_literal(p)})" for p in paths]
+        if fallback_column:
+            exprs += [
+                f"CASE WHEN json_valid({fallback_column}) THEN "
+                f"json_extract_string({fallback_column}, {_path_literal(p)}) END"
+                for p in fallback_fields.get(name, ())
+            ]
+        expr = exprs[0] if len(exprs) == 1 else f"coalesce({', '.join(exprs)})"
+        select.append(f'CASE WHEN _json_ok THEN {expr} END AS "{name}"')
+    query = f"""
+        WITH t AS (SELECT *, coalesce(json_valid({text_column}), false) AS _json_ok FROM src)
+        SELECT * EXCLUDE (_json_ok), _json_ok,
+               CASE WHEN _json_ok THEN json_type({text_column}) END AS _json_type,
+               {", ".join(select)}
+        FROM t
+    """
+    with duckdb.connect() as con:
+        con.register("src", df)
+        out = con.sql(query).pl()
+    # DuckDB returns an empty frame's columns with its own types; pin them to String.
+    return out.with_columns(pl.col(list(fields)).cast(pl.String))

@@ -1,0 +1,164 @@
+"""Raw token-usage.jsonl lines -> canonical `llm_requests` rows with disjoint token buckets.
+
+Providers disagree on whether `input_tokens` includes cached tokens (DESIGN section 5):
+Anthropic's excludes cache reads and writes; OpenAI's, Copilot's and Gemini's include cache
+reads. The lake stores disjoint buckets and the rule applied (`token_rule`); a record whose
+numbers cannot be made disjoint is quarantined with the reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import polars as pl
+
+from finops_pipeline.schemas.token_usage import (
+    FIELDS,
+    OPTIONAL_INT_FIELDS,
+    REQUIRED_INT_FIELDS,
+    LlmRequests,
+    RawTokenUsage,
+)
+from finops_pipeline.transforms.json_extract import extract_fields
+from finops_pipeline.transforms.timeparse import parse_utc_timestamp
+from finops_pipeline.transforms.validation import split_valid
+
+EXCLUSIVE = "exclusive"  # input_tokens excludes cache reads and writes (Anthropic)
+INCLUSIVE_CACHE_READ = "inclusive_cache_read"  # input_tokens includes cache reads (OpenAI)
+PROVIDER_RULES = {
+    "anthropic": EXCLUSIVE,
+    "openai": INCLUSIVE_CACHE_READ,
+    "copilot": INCLUSIVE_CACHE_READ,
+    "gemini": INCLUSIVE_CACHE_READ,
+}
+
+LLM_REQUESTS_SCHEMA: dict[str, pl.DataType] = {
+    "day": pl.Date(), "source": pl.String(), "repo": pl.String(), "workflow": pl.String(),
+    "run_id": pl.Int64(), "run_attempt": pl.Int32(), "request_id": pl.String(),
+    "timestamp": pl.Datetime("us", "UTC"), "provider": pl.String(), "model": pl.String(),
+    "path": pl.String(), "status": pl.Int32(), "streaming": pl.Boolean(),
+    "input_tokens": pl.Int64(), "output_tokens": pl.Int64(), "cache_read_tokens": pl.Int64(),
+    "cache_write_tokens": pl.Int64(), "reasoning_tokens": pl.Int64(),
+    "prompt_tokens": pl.Int64(), "total_tokens": pl.Int64(), "duration_ms": pl.Int64(),
+    "response_bytes": pl.Int64(), "x_initiator": pl.String(), "schema_version": pl.String(),
+    "token_rule": pl.String(), "cost_usd": pl.Float64(), "reported_cost_usd": pl.Float64(),
+    "price_basis": pl.String(), "_source": pl.String(), "_line": pl.Int64(),
+    "_file_rank": pl.Int32(),
+}
+
+
+@dataclass(frozen=True)
+class ParsedRequests:
+    requests: pl.DataFrame  # canonical rows (before de-duplication)
+    rejected: pl.DataFrame  # raw rows with _reason
+
+
+def token_rule(provider: pl.Expr, model: pl.Expr) -> pl.Expr:
+    """The input-token convention of a record: by provider, else by model family.
+
+    `opencode` and `unknown` proxy several vendors, so their model name decides: Claude models
+    report Anthropic's exclusive counts, everything else the OpenAI-style inclusive ones.
+    """
+    return provider.replace_strict(PROVIDER_RULES, default=None).fill_null(
+        pl.when(model.str.to_lowercase().str.contains("claude"))
+        .then(pl.lit(EXCLUSIVE))
+        .otherwise(pl.lit(INCLUSIVE_CACHE_READ))
+    )
+
+
+def _int(name: str) -> pl.Expr:
+    return pl.col(name).cast(pl.Float64, strict=False).cast(pl.Int64)
+
+
+def parse_requests(lines: pl.DataFrame, refs: pl.DataFrame, day: dt.date,
+                   source: str) -> ParsedRequests:
+    """Extract, validate, attach to runs and normalize one day's token-usage lines.
+
+    Args:
+        lines: raw lines (`_run_ref`, `_source`, `_line`, `_raw`, ...).
+        refs: valid runs by `_run_ref`; lines of runs not in it are quarantined.
+        day: the partition day (the day the runs were created).
+        source: the pipeline source name recorded on every row.
+    """
+    fields = extract_fields(lines, "_raw", {f: (f"$.{f}",) for f in FIELDS})
+    fields = fields.with_columns(pl.col("provider").str.strip_chars().str.to_lowercase())
+    json_reason = (
+        pl.when(pl.col("_decode_error").is_not_null())
+        .then(pl.col("_decode_error"))
+        .when(~pl.col("_json_ok") & pl.col("_is_last_line"))
+        .then(pl.lit("invalid JSON (truncated last line: the writer was interrupted)"))
+        .when(~pl.col("_json_ok"))
+        .then(pl.lit("invalid JSON"))
+        .when(pl.col("_json_type") != "OBJECT")
+        .then(pl.lit("record is a JSON ") + pl.col("_json_type").str.to_lowercase()
+              + pl.lit(", not an object"))
+    )
+    fields = fields.with_columns(json_reason.alias("_reason"))
+    pre_rejected = fields.filter(pl.col("_reason").is_not_null())
+    valid, rejected = split_valid(fields.filter(pl.col("_reason").is_null()).drop("_reason"),
+                                  RawTokenUsage)
+
+    typed = valid.join(refs, on="_run_ref", how="left")
+    orphan = typed.filter(pl.col("run_id").is_null()).with_columns(
+        pl.lit("the run this file belongs to was quarantined (see workflow_runs quarantine)")
+        .alias("_reason")
+    )
+    typed = typed.filter(pl.col("run_id").is_not_null())
+
+    rule = token_rule(pl.col("provider"), pl.col("model"))
+    raw_input = _int("input_tokens")
+    cache_read = _int("cache_read_tokens")
+    typed = typed.with_columns(rule.alias("token_rule"))
+    not_disjoint = typed.filter(
+        (pl.col("token_rule") == INCLUSIVE_CACHE_READ) & (raw_input < cache_read)
+    ).with_columns(
+        (pl.lit("cannot make token buckets disjoint: provider ") + pl.col("provider")
+         + pl.lit(" counts cache reads inside input_tokens, yet cache_read_tokens (")
+         + pl.col("cache_read_tokens") + pl.lit(") > input_tokens (")
+         + pl.col("input_tokens") + pl.lit(")")).alias("_reason")
+    )
+    typed = typed.filter(
+        ~((pl.col("token_rule") == INCLUSIVE_CACHE_READ) & (raw_input < cache_read))
+    )
+    uncached = pl.when(pl.col("token_rule") == INCLUSIVE_CACHE_READ).then(
+        raw_input - cache_read).otherwise(raw_input)
+    buckets = typed.with_columns(
+        uncached.alias("input_tokens"),
+        *[_int(c) for c in REQUIRED_INT_FIELDS if c != "input_tokens"],
+        *[_int(c) for c in OPTIONAL_INT_FIELDS],
+    ).with_columns(
+        (pl.col("input_tokens") + pl.col("cache_read_tokens") + pl.col("cache_write_tokens"))
+        .alias("prompt_tokens")
+    )
+    requests = buckets.select(
+        pl.lit(day).alias("day"),
+        pl.lit(source).alias("source"),
+        "repo", "workflow", "run_id", "run_attempt",
+        pl.col("request_id").str.strip_chars(),
+        parse_utc_timestamp(pl.col("timestamp")).alias("timestamp"),
+        "provider",
+        pl.col("model").str.strip_chars(),
+        "path",
+        _int("status").cast(pl.Int32).alias("status"),
+        (pl.col("streaming") == "true").alias("streaming"),
+        "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
+        "reasoning_tokens", "prompt_tokens",
+        (pl.col("prompt_tokens") + pl.col("output_tokens")).alias("total_tokens"),
+        "duration_ms", "response_bytes", "x_initiator",
+        pl.col("_schema").alias("schema_version"),
+        "token_rule",
+        pl.lit(None, pl.Float64).alias("cost_usd"),
+        pl.lit(None, pl.Float64).alias("reported_cost_usd"),
+        pl.lit(None, pl.String).alias("price_basis"),
+        "_source", "_line", "_file_rank",
+    )
+    requests, inconsistent = split_valid(requests, LlmRequests)
+    if inconsistent.height:
+        inconsistent = inconsistent.join(
+            lines.select("_source", "_line", "_raw"), on=["_source", "_line"], how="left"
+        )
+    rejected_all = pl.concat(
+        [pre_rejected, rejected, orphan, not_disjoint, inconsistent], how="diagonal_relaxed"
+    )
+    return ParsedRequests(requests.select(list(LLM_REQUESTS_SCHEMA)), rejected_all)

@@ -1,0 +1,124 @@
+"""Raw gh-aw run objects (any of the three shapes) -> the canonical `workflow_runs` rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import polars as pl
+
+from finops_pipeline.schemas.runs import RAW_RUN_INT_FIELDS, RawRun, WorkflowRuns
+from finops_pipeline.sources.gh_aw_logs import AW_INFO_FIELD_PATHS, RUN_FIELD_PATHS
+from finops_pipeline.transforms.json_extract import extract_fields
+from finops_pipeline.transforms.timeparse import parse_utc_timestamp
+from finops_pipeline.transforms.validation import split_valid
+
+FAILED_CONCLUSIONS = ("failure", "timed_out", "cancelled", "startup_failure")
+
+WORKFLOW_RUNS_SCHEMA: dict[str, pl.DataType] = {
+    "day": pl.Date(), "source": pl.String(), "repo": pl.String(), "run_id": pl.Int64(),
+    "run_attempt": pl.Int32(), "run_number": pl.Int64(), "workflow": pl.String(),
+    "workflow_path": pl.String(), "event": pl.String(), "head_branch": pl.String(),
+    "head_sha": pl.String(), "status": pl.String(), "conclusion": pl.String(),
+    "is_failed": pl.Boolean(), "actor": pl.String(), "engine": pl.String(), "url": pl.String(),
+    "created_at": pl.Datetime("us", "UTC"), "started_at": pl.Datetime("us", "UTC"),
+    "updated_at": pl.Datetime("us", "UTC"), "duration_ms": pl.Int64(), "turns": pl.Int64(),
+    "error_count": pl.Int64(), "warning_count": pl.Int64(), "reported_tokens": pl.Int64(),
+    "reported_cost_usd": pl.Float64(), "reported_ai_credits": pl.Float64(),
+    "summary_input_tokens": pl.Int64(), "summary_output_tokens": pl.Int64(),
+    "summary_cache_read_tokens": pl.Int64(), "summary_cache_write_tokens": pl.Int64(),
+    "summary_requests": pl.Int64(), "token_files": pl.Int32(), "has_token_data": pl.Boolean(),
+    "requests": pl.Int64(), "_shape": pl.String(), "_source": pl.String(), "_line": pl.Int64(),
+}
+# Run references of valid runs: what token-usage lines join on to learn their run.
+RUN_REFS_SCHEMA = {"_run_ref": pl.String, "repo": pl.String, "run_id": pl.Int64,
+                   "run_attempt": pl.Int32, "workflow": pl.String}
+_URL_REPO = r"^https?://[^/]+/(?:api/v3/)?(?:repos/)?([^/]+/[^/]+)/actions/runs/"
+_GO_UNITS_MS = {"h": 3_600_000.0, "m": 60_000.0, "s": 1000.0, "ms": 1.0, "us": 1e-3,
+                "µs": 1e-3, "ns": 1e-6}
+
+
+@dataclass(frozen=True)
+class ParsedRuns:
+    runs: pl.DataFrame  # canonical rows (before de-duplication)
+    rejected: pl.DataFrame  # raw rows with _reason
+    refs: pl.DataFrame  # _run_ref -> run identity, for valid runs
+
+
+def go_duration_ms(expr: pl.Expr) -> pl.Expr:
+    """Milliseconds of a Go duration string such as `1h2m3.5s` or `350ms`."""
+    parts = expr.str.extract_all(r"[0-9]*\.?[0-9]+(?:h|ms|m|s|us|µs|ns)")
+    return parts.list.eval(
+        pl.element().str.extract(r"^([0-9]*\.?[0-9]+)").cast(pl.Float64)
+        * pl.element()
+        .str.extract(r"([a-zµ]+)$")
+        .replace_strict(_GO_UNITS_MS, return_dtype=pl.Float64)
+    ).list.sum()
+
+
+def _int(name: str) -> pl.Expr:
+    return pl.col(name).cast(pl.Float64, strict=False).cast(pl.Int64)
+
+
+def parse_runs(raw: pl.DataFrame, day: dt.date, source: str) -> ParsedRuns:
+    """Extract, validate and type the runs of one day from one source's raw run rows."""
+    fields = extract_fields(raw, "_raw", RUN_FIELD_PATHS, "_aw_info", AW_INFO_FIELD_PATHS)
+    unreadable = fields.select(
+        pl.col("_raw").str.json_path_match("$._unreadable").alias("_reason"), pl.all()
+    )
+    pre_rejected = unreadable.filter(pl.col("_reason").is_not_null())
+    candidates = unreadable.filter(pl.col("_reason").is_null()).drop("_reason")
+    valid, rejected = split_valid(candidates, RawRun)
+    rejected = pl.concat([pre_rejected, rejected], how="diagonal_relaxed")
+
+    ts = {c: parse_utc_timestamp(pl.col(c)) for c in ("created_at", "started_at", "updated_at")}
+    repo = pl.coalesce(
+        pl.col("repository").str.strip_chars().replace("", None),
+        pl.col("url").str.extract(_URL_REPO, 1),
+        pl.lit("unknown"),
+    )
+    workflow = pl.coalesce(
+        pl.col("workflow").str.strip_chars().replace("", None),
+        pl.col("workflow_path").str.extract(r"([^/]+?)(?:\.lock)?\.ya?ml$", 1),
+        pl.lit("unknown"),
+    )
+    duration = pl.coalesce(
+        _int("duration_ns") // 1_000_000,
+        go_duration_ms(pl.col("duration_text")).round(0).cast(pl.Int64),
+        ((ts["updated_at"] - ts["started_at"]).dt.total_milliseconds()).clip(lower_bound=0),
+    )
+    runs = valid.select(
+        pl.lit(day).alias("day"),
+        pl.lit(source).alias("source"),
+        repo.alias("repo"),
+        _int("run_id").alias("run_id"),
+        pl.coalesce(_int("run_attempt"), pl.lit(1)).cast(pl.Int32).alias("run_attempt"),
+        _int("run_number").alias("run_number"),
+        workflow.alias("workflow"),
+        "workflow_path", "event", "head_branch", "head_sha", "status", "conclusion",
+        pl.col("conclusion").is_in(FAILED_CONCLUSIONS).fill_null(False).alias("is_failed"),
+        "actor", "engine", "url",
+        ts["created_at"].alias("created_at"),
+        ts["started_at"].alias("started_at"),
+        ts["updated_at"].alias("updated_at"),
+        duration.alias("duration_ms"),
+        _int("turns").alias("turns"),
+        _int("error_count").alias("error_count"),
+        _int("warning_count").alias("warning_count"),
+        _int("token_usage").alias("reported_tokens"),
+        pl.col("reported_cost_usd").cast(pl.Float64, strict=False),
+        pl.col("reported_ai_credits").cast(pl.Float64, strict=False),
+        *[_int(c) for c in RAW_RUN_INT_FIELDS if c.startswith("summary_")],
+        pl.col("_token_files").cast(pl.Int32).alias("token_files"),
+        (pl.col("_token_files") > 0).alias("has_token_data"),
+        pl.lit(None, pl.Int64).alias("requests"),
+        "_shape", "_source", "_line", "_run_ref",
+    )
+    runs, wrong_day = split_valid(runs, WorkflowRuns)
+    if wrong_day.height:
+        wrong_day = wrong_day.join(
+            raw.select("_run_ref", "_raw"), on="_run_ref", how="left"
+        )
+        rejected = pl.concat([rejected, wrong_day], how="diagonal_relaxed")
+    refs = runs.select(list(RUN_REFS_SCHEMA))
+    return ParsedRuns(runs.select(list(WORKFLOW_RUNS_SCHEMA)), rejected, refs)
