@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import polars as pl
 import pandera.polars as pa
+import polars as pl
 from pandera.errors import SchemaErrors
 
 ROW = "__row"
@@ -32,12 +32,12 @@ def split_valid(
         model.validate(df, lazy=True)
     except SchemaErrors as exc:
         reasons = failure_reasons(exc.failure_cases)
+        if reasons.filter(pl.col(ROW).is_null()).height:
+            # A frame-level failure (a missing column, a wrong dtype) is a bug in our own
+            # extraction, not bad input: fail loudly rather than quarantine every row.
+            raise
     else:
         return df, df.head(0).with_columns(pl.lit(None, pl.String).alias("_reason"))
-    if reasons.filter(pl.col(ROW).is_null()).height:
-        # A frame-level failure (a missing column, a wrong dtype) is a bug in our own
-        # extraction, not bad input: fail loudly rather than quarantine every row.
-        raise SchemaErrors(exc.schema, exc.schema_errors, exc.data)  # type: ignore[arg-type]
     indexed = df.with_row_index(ROW).with_columns(pl.col(ROW).cast(pl.Int64))
     rejected = indexed.join(reasons, on=ROW, how="inner").sort(ROW).drop(ROW)
     valid = indexed.join(reasons, on=ROW, how="anti").drop(ROW)

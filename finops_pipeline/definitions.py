@@ -1,0 +1,17 @@
+"""Dagster Definitions: sources -> lake -> warehouse, daily UTC partitions."""
+
+import dagster as dg
+
+from finops_pipeline.defs.assets.lake import lake
+from finops_pipeline.defs.assets.sources import gh_aw_logs
+from finops_pipeline.defs.assets.warehouse import warehouse
+from finops_pipeline.defs.checks import ingest_log_balances
+from finops_pipeline.defs.jobs import daily_job
+from finops_pipeline.defs.resources import FinopsConfig
+
+defs = dg.Definitions(
+    assets=[gh_aw_logs, lake, warehouse],
+    asset_checks=[ingest_log_balances],
+    jobs=[daily_job],
+    resources={"finops": FinopsConfig()},
+)

@@ -1,0 +1,22 @@
+"""Helpers shared by the asset modules: partition days and metadata previews."""
+
+import datetime as dt
+
+import dagster as dg
+import polars as pl
+
+
+def partition_days(context: dg.AssetExecutionContext) -> list[dt.date]:
+    """Every day of the run's partition range (one day, or a whole backfill in one run)."""
+    return [dt.date.fromisoformat(k) for k in context.partition_keys]
+
+
+def markdown_preview(df: pl.DataFrame, rows: int = 31) -> dg.MetadataValue:
+    with pl.Config(tbl_formatting="MARKDOWN", tbl_hide_dataframe_shape=True,
+                   tbl_hide_column_data_types=True, tbl_rows=rows, tbl_cols=-1,
+                   fmt_str_lengths=60):
+        return dg.MetadataValue.md(str(df.head(rows)))
+
+
+def progress_logger(context: dg.AssetExecutionContext):
+    return context.log.info

@@ -1,0 +1,79 @@
+"""Lake stage: validated, normalized, de-duplicated Parquet, one file per dataset per day."""
+
+import dagster as dg
+import polars as pl
+
+from finops_pipeline import stages
+from finops_pipeline.defs.assets.common import markdown_preview, partition_days, progress_logger
+from finops_pipeline.defs.partitions import daily_partitions
+from finops_pipeline.defs.resources import FinopsConfig
+
+ACCOUNTING_CHECK = "rows_in_balance"
+QUARANTINE_CHECK = "no_quarantined_rows"
+LAKE_KEYS = {
+    "workflow_runs": dg.AssetKey(["lake", "workflow_runs"]),
+    "llm_requests": dg.AssetKey(["lake", "llm_requests"]),
+    "ingest_log": dg.AssetKey(["lake", "ingest_log"]),
+}
+_DESCRIPTIONS = {
+    "workflow_runs": "One row per workflow run attempt (repo, run_id, run_attempt) per day.",
+    "llm_requests": "One row per LLM request (repo, run_id, request_id), disjoint token buckets.",
+    "ingest_log": "Per day, dataset and source: rows_in = valid + quarantined + duplicate.",
+}
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(key, deps=[dg.AssetKey(["sources", "gh_aw_logs"])], group_name="lake",
+                     kinds={"polars", "parquet"}, description=_DESCRIPTIONS[name])
+        for name, key in LAKE_KEYS.items()
+    ],
+    check_specs=[
+        dg.AssetCheckSpec(ACCOUNTING_CHECK, asset=LAKE_KEYS["ingest_log"], blocking=True,
+                          description="Every raw row is valid, quarantined or a duplicate."),
+        dg.AssetCheckSpec(QUARANTINE_CHECK, asset=LAKE_KEYS["ingest_log"],
+                          description="Warns when input rows were rejected to quarantine/."),
+    ],
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+)
+def lake(context: dg.AssetExecutionContext, finops: FinopsConfig):
+    """Validate every raw row with pandera, quarantine failures with the reason, normalize the
+    token buckets, drop counted duplicates and write lake/<dataset>/day=.../data.parquet."""
+    report = stages.build_lake(finops.settings(), partition_days(context), progress_logger(context))
+    per_day = report.frame()
+    yield dg.MaterializeResult(
+        asset_key=LAKE_KEYS["workflow_runs"],
+        metadata={"dagster/row_count": report.total("runs"), "per_day": markdown_preview(per_day)},
+    )
+    yield dg.MaterializeResult(
+        asset_key=LAKE_KEYS["llm_requests"],
+        metadata={"dagster/row_count": report.total("requests"),
+                  "rows_quarantined": report.total("rows_quarantined"),
+                  "rows_duplicate": report.total("rows_duplicate")},
+    )
+    yield dg.MaterializeResult(
+        asset_key=LAKE_KEYS["ingest_log"],
+        metadata={"rows_in": report.total("rows_in"),
+                  "rows_quarantined": report.total("rows_quarantined"),
+                  "rows_duplicate": report.total("rows_duplicate")},
+    )
+    unbalanced = [r["day"] for r in report.rows if not r["balanced"]]
+    # Unbalanced books are a bug (ERROR, blocks the warehouse); rejected input is a WARN.
+    yield dg.AssetCheckResult(
+        asset_key=LAKE_KEYS["ingest_log"],
+        check_name=ACCOUNTING_CHECK,
+        passed=not unbalanced,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"unbalanced_days": ", ".join(unbalanced) or "none"},
+    )
+    quarantined = per_day.filter(pl.col("rows_quarantined") > 0) if per_day.height else per_day
+    yield dg.AssetCheckResult(
+        asset_key=LAKE_KEYS["ingest_log"],
+        check_name=QUARANTINE_CHECK,
+        passed=report.total("rows_quarantined") == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"rows_quarantined": report.total("rows_quarantined"),
+                  "days": markdown_preview(quarantined.select("day", "rows_quarantined"))
+                  if quarantined.height else "none"},
+    )

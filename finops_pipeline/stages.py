@@ -1,0 +1,159 @@
+"""The three stages of a day: sources -> lake -> warehouse, as plain functions.
+
+Dagster assets call these (thin glue); tests and tools can call them directly. Each stage
+reads only what the previous stage wrote for the same day, so every stage can be re-run alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from finops_pipeline.config import Settings
+from finops_pipeline.lake import (
+    DataPaths,
+    read_parquet_or_none,
+    write_or_remove,
+    write_parquet_atomic,
+)
+from finops_pipeline.sources import gh_aw_logs
+from finops_pipeline.transforms.kpis import history_daily, kpi_workflow_daily
+from finops_pipeline.transforms.lake_day import INGEST_LOG_SCHEMA, build_source_day, combine
+from finops_pipeline.transforms.requests import LLM_REQUESTS_SCHEMA
+from finops_pipeline.transforms.runs import WORKFLOW_RUNS_SCHEMA
+from finops_pipeline.warehouse.load import replace_day
+from finops_pipeline.warehouse.publish import open_for_update
+
+Progress = Callable[[str], None]
+log = logging.getLogger(__name__)
+
+RAW_KINDS = {"runs": gh_aw_logs.RAW_RUNS_SCHEMA, "token_usage": gh_aw_logs.RAW_TOKEN_LINES_SCHEMA}
+LAKE_SCHEMAS = {"workflow_runs": WORKFLOW_RUNS_SCHEMA, "llm_requests": LLM_REQUESTS_SCHEMA,
+                "ingest_log": INGEST_LOG_SCHEMA}
+
+
+@dataclass
+class StageReport:
+    """Per-day figures of one stage, for logs and Dagster metadata."""
+
+    rows: list[dict] = field(default_factory=list)
+
+    def frame(self) -> pl.DataFrame:
+        return pl.DataFrame(self.rows)
+
+    def total(self, key: str) -> int:
+        return int(sum(r.get(key, 0) for r in self.rows))
+
+
+def _progress(progress: Progress | None) -> Progress:
+    return progress or log.info
+
+
+def extract_gh_aw_logs(settings: Settings, days: Sequence[dt.date],
+                       progress: Progress | None = None) -> StageReport:
+    """Sources stage for `gh aw logs` folders: write each day's raw runs and token lines."""
+    say = _progress(progress)
+    paths = DataPaths(settings.data_dir)
+    index = gh_aw_logs.LogsIndex(paths.state / "gh_aw_logs_index.json")
+    roots = [gh_aw_logs.landing_dir(paths), *settings.gh_aw_logs_paths]
+    found = gh_aw_logs.discover(roots)
+    read = index.refresh(found)
+    say(f"gh_aw_logs: {len(found.run_summaries)} run folders and {len(found.json_files)} JSON "
+        f"files under {len(roots)} roots; {read} new or changed files indexed")
+    if found.run_dirs_without_summary:
+        say(f"gh_aw_logs: {len(found.run_dirs_without_summary)} run-* folders have no "
+            f"run_summary.json yet (download in progress?) and were skipped, e.g. "
+            f"{found.run_dirs_without_summary[0]}")
+    report = StageReport()
+    for i, day in enumerate(days, start=1):
+        ex = gh_aw_logs.extract_day(index, day)
+        src = gh_aw_logs.SOURCE
+        write_parquet_atomic(paths, ex.runs, paths.raw_file(src, "runs", day))
+        write_parquet_atomic(paths, ex.token_lines, paths.raw_file(src, "token_usage", day))
+        report.rows.append({"day": day.isoformat(), "files": ex.files, "runs": ex.runs.height,
+                            "token_lines": ex.token_lines.height})
+        say(f"[{i}/{len(days)}] {day} gh_aw_logs: {ex.runs.height} runs, "
+            f"{ex.token_lines.height} token-usage lines from {ex.files} files")
+    return report
+
+
+def _read_raw(paths: DataPaths, source: str, kind: str, day: dt.date) -> pl.DataFrame:
+    df = read_parquet_or_none(paths.raw_file(source, kind, day))
+    return df if df is not None else pl.DataFrame(schema=RAW_KINDS[kind])
+
+
+def build_lake(settings: Settings, days: Sequence[dt.date],
+               progress: Progress | None = None) -> StageReport:
+    """Lake stage: validate, normalize and de-duplicate every source's raw rows of each day.
+
+    A day's lake files are rebuilt from the raw slices of all sources, so a source that is off
+    or failed today keeps the slice it delivered before (DESIGN section 8).
+    """
+    say = _progress(progress)
+    paths = DataPaths(settings.data_dir)
+    report = StageReport()
+    for i, day in enumerate(days, start=1):
+        per_source = [
+            build_source_day(_read_raw(paths, source, "runs", day),
+                             _read_raw(paths, source, "token_usage", day), day, source)
+            for source in paths.raw_sources("runs")
+        ]
+        lake_day = combine(per_source, day)
+        frames = {"workflow_runs": lake_day.workflow_runs, "llm_requests": lake_day.llm_requests,
+                  "ingest_log": lake_day.ingest_log}
+        for dataset, df in frames.items():
+            write_parquet_atomic(paths, df, paths.lake_file(dataset, day))
+        for dataset, df in lake_day.quarantine.items():
+            write_or_remove(paths, df, paths.quarantine_file(dataset, day))
+        ing = lake_day.ingest_log
+        row = {"day": day.isoformat(),
+               "runs": lake_day.workflow_runs.height,
+               "requests": lake_day.llm_requests.height,
+               "rows_in": int(ing["rows_in"].sum()),
+               "rows_quarantined": int(ing["rows_quarantined"].sum()),
+               "rows_duplicate": int(ing["rows_duplicate"].sum()),
+               "balanced": bool(
+                   (ing["rows_in"] == ing["rows_valid"] + ing["rows_quarantined"]
+                    + ing["rows_duplicate"]).all())}
+        report.rows.append(row)
+        say(f"[{i}/{len(days)}] {day} lake: {row['runs']} runs, {row['requests']} requests, "
+            f"{row['rows_quarantined']} quarantined, {row['rows_duplicate']} duplicates")
+    return report
+
+
+def _read_lake(paths: DataPaths, dataset: str, day: dt.date) -> pl.DataFrame:
+    df = read_parquet_or_none(paths.lake_file(dataset, day))
+    if df is None:
+        log.warning("no lake file for %s on %s; loading it as empty", dataset, day)
+        return pl.DataFrame(schema=LAKE_SCHEMAS[dataset])
+    return df
+
+
+def load_warehouse(settings: Settings, days: Sequence[dt.date],
+                   progress: Progress | None = None) -> StageReport:
+    """Warehouse stage: facts and daily KPIs of each day, each day replaced in one transaction."""
+    say = _progress(progress)
+    paths = DataPaths(settings.data_dir)
+    report = StageReport()
+    with open_for_update(paths) as con:
+        for i, day in enumerate(days, start=1):
+            runs = _read_lake(paths, "workflow_runs", day)
+            requests = _read_lake(paths, "llm_requests", day)
+            ingest = _read_lake(paths, "ingest_log", day)
+            frames = {
+                "fact_workflow_runs": runs,
+                "fact_llm_requests": requests,
+                "kpi_workflow_daily": kpi_workflow_daily(runs, requests),
+                "history_daily": history_daily(runs, requests, ingest),
+                "ingest_log": ingest,
+            }
+            counts = replace_day(con, day, frames)
+            report.rows.append({"day": day.isoformat(), **counts})
+            say(f"[{i}/{len(days)}] {day} warehouse: "
+                + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    say(f"warehouse published at {paths.warehouse}")
+    return report

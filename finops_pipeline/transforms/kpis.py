@@ -1,0 +1,144 @@
+"""Daily KPIs from the facts, as pure polars functions (metric definitions: DESIGN section 6).
+
+Averages per run are per *instrumented* run (a run with token data): an uninstrumented run has
+no requests, and counting it would make a workflow look cheaper the less it is measured.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+TOKEN_BUCKETS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+
+
+def _safe_div(num: pl.Expr, den: pl.Expr) -> pl.Expr:
+    return pl.when(den > 0).then(num / den)
+
+
+def ratio_metrics() -> list[pl.Expr]:
+    """cache_hit_rate, io_ratio and error_rate from summed buckets (null where undefined)."""
+    c = pl.col
+    return [
+        _safe_div(c("cache_read_tokens"), c("cache_read_tokens") + c("input_tokens"))
+        .alias("cache_hit_rate"),
+        _safe_div(c("prompt_tokens"), c("output_tokens")).alias("io_ratio"),
+        _safe_div(c("error_requests"), c("requests")).alias("error_rate"),
+    ]
+
+
+def request_sums() -> list[pl.Expr]:
+    """Aggregations of llm_requests rows shared by every KPI grain."""
+    c = pl.col
+    priced = c("cost_usd").is_not_null()
+    return [
+        pl.len().cast(pl.Int64).alias("requests"),
+        (c("status") >= 400).sum().cast(pl.Int64).alias("error_requests"),
+        *[c(b).sum().cast(pl.Int64) for b in TOKEN_BUCKETS],
+        c("reasoning_tokens").sum().cast(pl.Int64),
+        c("prompt_tokens").sum().cast(pl.Int64),
+        c("total_tokens").sum().cast(pl.Int64),
+        # An unpriced request makes no cost visible as 0: all-unpriced sums stay null.
+        pl.when(priced.any()).then(c("cost_usd").sum()).alias("cost_usd"),
+        (~priced).sum().cast(pl.Int64).alias("unpriced_requests"),
+        c("duration_ms").mean().alias("avg_duration_ms_per_request"),
+        c("model").n_unique().cast(pl.Int64).alias("models"),
+        c("model").mode().sort().first().alias("top_model"),
+    ]
+
+
+def run_sums() -> list[pl.Expr]:
+    """Aggregations of workflow_runs rows (one row per attempt)."""
+    c = pl.col
+    latest = c("run_attempt") == c("run_attempt").max().over("repo", "run_id")
+    return [
+        c("run_id").n_unique().cast(pl.Int64).alias("runs"),
+        pl.len().cast(pl.Int64).alias("run_attempts"),
+        c("run_id").filter(c("has_token_data")).n_unique().cast(pl.Int64)
+        .alias("instrumented_runs"),
+        c("run_id").filter(latest & c("is_failed")).n_unique().cast(pl.Int64)
+        .alias("failed_runs"),
+        c("reported_tokens").sum().cast(pl.Int64),
+        pl.when(c("reported_cost_usd").is_not_null().any())
+        .then(c("reported_cost_usd").sum()).alias("reported_cost_usd"),
+        c("turns").sum().cast(pl.Int64),
+        c("duration_ms").sum().cast(pl.Int64).alias("run_duration_ms"),
+    ]
+
+
+_REQUEST_ZEROES = ("requests", "error_requests", *TOKEN_BUCKETS, "prompt_tokens",
+                   "total_tokens", "unpriced_requests", "models")
+
+
+def _fill_requests(df: pl.DataFrame) -> pl.DataFrame:
+    # A workflow with runs but no token data made 0 requests; its cost is 0, not unknown.
+    return df.with_columns(
+        *[pl.col(k).fill_null(0) for k in _REQUEST_ZEROES],
+        pl.when(pl.col("requests") == 0).then(pl.lit(0.0)).otherwise(pl.col("cost_usd"))
+        .alias("cost_usd"),
+    )
+
+
+def _per_run() -> list[pl.Expr]:
+    c = pl.col
+    return [
+        _safe_div(c("requests"), c("instrumented_runs")).alias("avg_requests_per_run"),
+        _safe_div(c("total_tokens"), c("instrumented_runs")).alias("avg_tokens_per_run"),
+        _safe_div(c("cost_usd"), c("instrumented_runs")).alias("avg_cost_per_run"),
+        _safe_div(c("turns"), c("runs")).alias("avg_turns_per_run"),
+    ]
+
+
+KPI_WORKFLOW_DAILY_COLUMNS = (
+    "day", "repo", "workflow", "runs", "run_attempts", "instrumented_runs", "failed_runs",
+    "requests", "error_requests", *TOKEN_BUCKETS, "reasoning_tokens", "prompt_tokens",
+    "total_tokens", "reported_tokens", "cost_usd", "reported_cost_usd", "unpriced_requests",
+    "cache_hit_rate", "io_ratio", "error_rate", "avg_requests_per_run",
+    "avg_duration_ms_per_request", "avg_tokens_per_run", "avg_cost_per_run", "turns",
+    "avg_turns_per_run", "run_duration_ms", "models", "top_model",
+)
+
+
+def kpi_workflow_daily(runs: pl.DataFrame, requests: pl.DataFrame) -> pl.DataFrame:
+    """One row per (day, repo, workflow) that had a run."""
+    keys = ["day", "repo", "workflow"]
+    by_runs = runs.group_by(keys).agg(run_sums())
+    by_requests = requests.group_by(keys).agg(request_sums())
+    out = by_runs.join(by_requests, on=keys, how="left")
+    out = _fill_requests(out).with_columns(ratio_metrics()).with_columns(_per_run())
+    return out.select(KPI_WORKFLOW_DAILY_COLUMNS).sort(keys)
+
+
+HISTORY_DAILY_COLUMNS = (
+    "day", "runs", "run_attempts", "instrumented_runs", "failed_runs", "requests",
+    "error_requests", *TOKEN_BUCKETS, "reasoning_tokens", "prompt_tokens", "total_tokens",
+    "reported_tokens", "cost_usd", "reported_cost_usd", "unpriced_requests", "cache_hit_rate",
+    "io_ratio", "error_rate", "avg_requests_per_run", "avg_tokens_per_run", "avg_cost_per_run",
+    "workflows", "repos", "models", "rows_quarantined", "rows_duplicate",
+)
+
+
+def history_daily(runs: pl.DataFrame, requests: pl.DataFrame,
+                  ingest_log: pl.DataFrame) -> pl.DataFrame:
+    """One row per day: the whole estate, plus what the day's ingestion rejected."""
+    by_runs = runs.group_by("day").agg(
+        *run_sums(),
+        pl.struct("repo", "workflow").n_unique().cast(pl.Int64).alias("workflows"),
+        pl.col("repo").n_unique().cast(pl.Int64).alias("repos"),
+    )
+    by_requests = requests.group_by("day").agg(request_sums())
+    by_ingest = ingest_log.group_by("day").agg(
+        pl.col("rows_quarantined").sum().cast(pl.Int64),
+        pl.col("rows_duplicate").sum().cast(pl.Int64),
+    )
+    days = pl.concat([by_runs.select("day"), by_requests.select("day"),
+                      by_ingest.select("day")]).unique()
+    out = (
+        days.join(by_runs, on="day", how="left")
+        .join(by_requests, on="day", how="left")
+        .join(by_ingest, on="day", how="left")
+        .with_columns(pl.col("runs", "run_attempts", "instrumented_runs", "failed_runs",
+                             "workflows", "repos", "rows_quarantined", "rows_duplicate")
+                      .fill_null(0))
+    )
+    out = _fill_requests(out).with_columns(ratio_metrics()).with_columns(_per_run())
+    return out.select(HISTORY_DAILY_COLUMNS).sort("day")
