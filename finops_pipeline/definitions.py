@@ -9,6 +9,9 @@ from finops_pipeline.defs.checks import ingest_log_balances
 from finops_pipeline.defs.jobs import daily_job
 from finops_pipeline.defs.resources import FinopsConfig
 
+# Everything a day needs, in dependency order; `finops materialize` runs exactly this.
+ALL_ASSETS = [gh_aw_logs, lake, warehouse, ingest_log_balances]
+
 defs = dg.Definitions(
     assets=[gh_aw_logs, lake, warehouse],
     asset_checks=[ingest_log_balances],

@@ -34,7 +34,9 @@ def request_sums() -> list[pl.Expr]:
         pl.len().cast(pl.Int64).alias("requests"),
         (c("status") >= 400).sum().cast(pl.Int64).alias("error_requests"),
         *[c(b).sum().cast(pl.Int64) for b in TOKEN_BUCKETS],
-        c("reasoning_tokens").sum().cast(pl.Int64),
+        # Informational and only some writers report it: null, not 0, when none did.
+        pl.when(c("reasoning_tokens").is_not_null().any())
+        .then(c("reasoning_tokens").sum()).cast(pl.Int64).alias("reasoning_tokens"),
         c("prompt_tokens").sum().cast(pl.Int64),
         c("total_tokens").sum().cast(pl.Int64),
         # An unpriced request makes no cost visible as 0: all-unpriced sums stay null.
@@ -71,8 +73,7 @@ _REQUEST_ZEROES = ("requests", "error_requests", *TOKEN_BUCKETS, "prompt_tokens"
 
 def _fill_requests(df: pl.DataFrame) -> pl.DataFrame:
     # A workflow with runs but no token data made 0 requests; its cost is 0, not unknown.
-    return df.with_columns(
-        *[pl.col(k).fill_null(0) for k in _REQUEST_ZEROES],
+    return df.with_columns(*[pl.col(k).fill_null(0) for k in _REQUEST_ZEROES]).with_columns(
         pl.when(pl.col("requests") == 0).then(pl.lit(0.0)).otherwise(pl.col("cost_usd"))
         .alias("cost_usd"),
     )

@@ -1,0 +1,219 @@
+"""The `finops` command (DESIGN section 3): demo, materialize, sql."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import polars as pl
+
+from finops_pipeline.config import ConfigError, Settings, load_settings
+from finops_pipeline.lake import DataPaths
+
+SQL_EXAMPLE = "select * from kpi_workflow_daily order by total_tokens desc limit 5"
+WORKFLOW_SUMMARY_SQL = """
+    SELECT repo, workflow,
+           sum(runs) AS runs,
+           sum(instrumented_runs) AS instrumented,
+           sum(failed_runs) AS failed,
+           sum(requests) AS requests,
+           sum(total_tokens) AS total_tokens,
+           round(sum(cost_usd), 2) AS cost_usd,
+           round(sum(cache_read_tokens) / nullif(sum(cache_read_tokens + input_tokens), 0), 3)
+               AS cache_hit_rate,
+           round(sum(prompt_tokens) / nullif(sum(output_tokens), 0), 1) AS io_ratio
+    FROM kpi_workflow_daily
+    WHERE day BETWEEN ? AND ?
+    GROUP BY ALL
+    ORDER BY total_tokens DESC, repo, workflow
+"""
+
+
+class UsageError(Exception):
+    """A command-line mistake; printed without a traceback, exit status 2."""
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _dagster_instance(settings: Settings):
+    """The instance in DAGSTER_HOME, else data/dagster_home (created with our dagster.yaml)."""
+    import dagster as dg
+
+    from finops_pipeline.instance import ensure_dagster_home
+
+    if not os.environ.get("DAGSTER_HOME"):
+        os.environ["DAGSTER_HOME"] = str(ensure_dagster_home(DataPaths(settings.data_dir)))
+    return dg.DagsterInstance.get()
+
+
+def materialize_range(settings: Settings, start: dt.date, end: dt.date) -> bool:
+    """Materialize every asset for [start, end] in ONE Dagster run recorded in DAGSTER_HOME."""
+    import dagster as dg
+
+    from finops_pipeline.definitions import ALL_ASSETS
+    from finops_pipeline.defs.partitions import daily_partitions
+    from finops_pipeline.defs.resources import FinopsConfig
+
+    last = daily_partitions.get_last_partition_key()
+    if start < dt.date.fromisoformat(daily_partitions.start.strftime("%Y-%m-%d")):
+        raise UsageError(f"{start} is before the first partition ({daily_partitions.start:%F})")
+    if last is not None and end > dt.date.fromisoformat(last):
+        raise UsageError(f"{end} is after the last partition ({last}): days are UTC")
+    instance = _dagster_instance(settings)
+    result = dg.materialize(
+        ALL_ASSETS,
+        instance=instance,
+        resources={"finops": FinopsConfig(data_dir=str(settings.data_dir),
+                                          config_path=str(settings.config_path)
+                                          if settings.config_path else None)},
+        tags={"dagster/asset_partition_range_start": start.isoformat(),
+              "dagster/asset_partition_range_end": end.isoformat()},
+        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+        raise_on_error=False,
+    )
+    return result.success
+
+
+def _print_frame(df: pl.DataFrame, fmt: str) -> None:
+    if fmt == "csv":
+        sys.stdout.write(df.write_csv())
+    elif fmt == "json":
+        sys.stdout.write(df.write_json() + "\n")
+    else:
+        with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=200, fmt_str_lengths=60,
+                       tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True,
+                       thousands_separator=","):
+            print(df)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from finops_pipeline.demo import generate_landing
+    from finops_pipeline.sources.gh_aw_logs import landing_dir
+    from finops_pipeline.warehouse.access import query
+
+    settings = load_settings(data_dir=args.data_dir)
+    paths = DataPaths(settings.data_dir)
+    end = args.end or (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1))
+    start = end - dt.timedelta(days=args.days - 1)
+    t0 = time.perf_counter()
+    summary = generate_landing(landing_dir(paths), days=args.days, end_day=end, seed=args.seed)
+    print(f"Generated {summary.runs} runs ({summary.requests:,} requests, "
+          f"{summary.malformed_lines} malformed lines) for {start}..{end} in "
+          f"{landing_dir(paths)} ({time.perf_counter() - t0:.1f}s)")
+    print(f"Materializing {args.days} days in one Dagster run ...", flush=True)
+    t1 = time.perf_counter()
+    if not materialize_range(settings, start, end):
+        print("materialization failed; see the log above", file=sys.stderr)
+        return 1
+    print(f"\nMaterialized {args.days} days in {time.perf_counter() - t1:.1f}s.\n")
+    print(f"Per-workflow summary, {start}..{end}:")
+    _print_frame(query(paths.warehouse, WORKFLOW_SUMMARY_SQL, [start, end]), "table")
+    ingest = query(paths.warehouse, """
+        SELECT sum(rows_in) AS rows_in, sum(rows_valid) AS valid,
+               sum(rows_quarantined) AS quarantined, sum(rows_duplicate) AS duplicates
+        FROM ingest_log WHERE day BETWEEN ? AND ?""", [start, end])
+    print("\nIngestion (every row is valid, quarantined or a counted duplicate):")
+    _print_frame(ingest, "table")
+    print(f"""
+Warehouse:   {paths.warehouse}
+Lake:        {paths.root / 'lake'}
+Quarantine:  {paths.root / 'quarantine'}  (rejected rows with _reason, _source, _line)
+Dagster:     {os.environ.get('DAGSTER_HOME')}
+
+Try:
+  finops sql "{SQL_EXAMPLE}"
+  finops sql "select day, dataset, rows_in, rows_quarantined from ingest_log order by day" \\
+      --format csv
+  dagster dev -w workspace.yaml      # the asset graph and run history in the UI
+""")
+    return 0
+
+
+def cmd_materialize(args: argparse.Namespace) -> int:
+    if args.date and (args.start or args.end):
+        raise UsageError("give either --date or --start/--end")
+    if args.date:
+        start = end = args.date
+    elif args.start and args.end:
+        start, end = args.start, args.end
+    else:
+        raise UsageError("give --date D, or --start A --end B (inclusive)")
+    if end < start:
+        raise UsageError(f"--end {end} is before --start {start}")
+    settings = load_settings(data_dir=args.data_dir)
+    ok = materialize_range(settings, start, end)
+    print(("Materialized" if ok else "FAILED to materialize") + f" {start}..{end}; "
+          f"warehouse: {DataPaths(settings.data_dir).warehouse}")
+    return 0 if ok else 1
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from finops_pipeline.warehouse.access import WarehouseMissing, query
+
+    settings = load_settings(data_dir=args.data_dir)
+    try:
+        df = query(DataPaths(settings.data_dir).warehouse, args.query)
+    except WarehouseMissing as exc:
+        print(f"finops sql: {exc}", file=sys.stderr)
+        return 1
+    except duckdb.Error as exc:
+        print(f"finops sql: {exc}", file=sys.stderr)
+        return 1
+    _print_frame(df, args.format)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="finops",
+        description="AI FinOps pipeline: where AI tokens and dollars go, and what to change.",
+    )
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="data directory (default: $FINOPS_DATA_DIR or ./data)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="generate synthetic telemetry and materialize it")
+    demo.add_argument("--days", type=int, default=30, help="days of data (default 30)")
+    demo.add_argument("--end", type=_date, default=None, help="last day (default: yesterday)")
+    demo.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    demo.set_defaults(func=cmd_demo)
+
+    mat = sub.add_parser("materialize", help="materialize one day or a range in one run")
+    mat.add_argument("--date", type=_date)
+    mat.add_argument("--start", type=_date)
+    mat.add_argument("--end", type=_date)
+    mat.set_defaults(func=cmd_materialize)
+
+    sql = sub.add_parser("sql", help="read-only SQL on the warehouse")
+    sql.add_argument("query")
+    sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    sql.set_defaults(func=cmd_sql)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "days", 1) is not None and getattr(args, "days", 1) < 1:
+        parser.error("--days must be at least 1")
+    try:
+        return int(args.func(args))
+    except (UsageError, ConfigError) as exc:
+        print(f"finops {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
