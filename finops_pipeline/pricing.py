@@ -93,9 +93,9 @@ class _Match:
 class _Prices:
     """One unit-price row's prices (USD per million tokens); `tier_threshold` None = flat."""
 
-    base: tuple[float | None, float | None, float | None, float | None]
+    base: tuple[float | None, ...]  # input, output, cache read, cache write
     tier_threshold: int | None = None
-    above: tuple[float | None, float | None, float | None, float | None] = (None,) * 4
+    above: tuple[float | None, ...] = (None,) * 4
 
 
 def _model_refs(model: str) -> list[str]:
@@ -211,10 +211,10 @@ def _flatten(model_price: ModelPrice, model_id: str) -> _Prices | None:
     write = inp if write is None else write
     bucket_values = (inp, out, read, write)
     return _Prices(
-        base=tuple(_as_float(base(v)) for v in bucket_values),  # type: ignore[arg-type]
+        base=tuple(_as_float(base(v)) for v in bucket_values),
         tier_threshold=threshold,
         above=(
-            tuple(_as_float(above(v)) for v in bucket_values)  # type: ignore[arg-type]
+            tuple(_as_float(above(v)) for v in bucket_values)
             if threshold is not None else (None,) * 4
         ),
     )

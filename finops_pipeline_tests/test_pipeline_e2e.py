@@ -1,0 +1,232 @@
+"""The whole pipeline through real Dagster materializations into tmp_path."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import warnings
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import polars as pl
+import pytest
+
+from finops_pipeline.definitions import ALL_ASSETS, defs
+from finops_pipeline.defs.resources import FinopsConfig
+from finops_pipeline.lake import DataPaths
+from finops_pipeline.warehouse.tables import tables
+
+warnings.filterwarnings("ignore", category=dg.BetaWarning)
+
+CANONICAL = Path("sandbox/firewall/logs/api-proxy-logs/token-usage.jsonl")
+D1, D2, D3 = dt.date(2026, 3, 1), dt.date(2026, 3, 2), dt.date(2026, 3, 3)
+
+
+def record(rid: str, provider: str = "anthropic", model: str = "claude-sonnet-4-6",
+           inp: int = 10, out: int = 100, cr: int = 1000, cw: int = 0, status: int = 200,
+           **extra) -> dict:
+    return {"timestamp": "2026-03-01T10:00:00Z", "request_id": rid, "provider": provider,
+            "model": model, "path": "/v1/messages", "status": status, "streaming": True,
+            "input_tokens": inp, "output_tokens": out, "cache_read_tokens": cr,
+            "cache_write_tokens": cw, "duration_ms": 1000, **extra}
+
+
+def land_run(root: Path, run_id: int, created: str, workflow: str, repo: str,
+             lines: list[dict | str] | None, conclusion: str = "success") -> Path:
+    run_dir = root / f"run-{run_id}"
+    run_dir.mkdir(parents=True)
+    summary = {"run_id": run_id, "run": {
+        "databaseId": run_id, "workflowName": workflow, "createdAt": created,
+        "status": "completed", "conclusion": conclusion, "repository": repo,
+        "url": f"https://github.com/{repo}/actions/runs/{run_id}", "Duration": 60_000_000_000,
+        "TokenUsage": 1, "Turns": 3}}
+    (run_dir / "run_summary.json").write_text(json.dumps(summary))
+    if lines is not None:
+        path = run_dir / CANONICAL
+        path.parent.mkdir(parents=True)
+        path.write_text("\n".join(x if isinstance(x, str) else json.dumps(x) for x in lines))
+    return run_dir
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    """Three days of gh-aw logs with known numbers and known bad lines."""
+    root = tmp_path / "data"
+    landing = root / "landing" / "gh-aw-logs"
+    land_run(landing, 1, "2026-03-01T09:00:00Z", "Smoke Claude", "acme/api", [
+        record("a1"), record("a2", inp=20, out=200, cr=2000, cw=500),
+        record("a2", inp=20, out=200, cr=2000, cw=500),  # duplicate
+        "{not json",  # malformed
+        record("a3", inp=-5),  # negative tokens
+    ])
+    land_run(landing, 2, "2026-03-01T23:30:00-02:00", "Triage", "acme/web", [  # = D2 in UTC
+        record("b1", provider="copilot", model="gpt-5", inp=1000, out=50, cr=800),
+        record("b2", provider="copilot", model="gpt-5", inp=100, out=5, cr=900),  # not disjoint
+        '{"request_id": "b3", "provi',  # truncated last line
+    ])
+    land_run(landing, 3, "2026-03-02T08:00:00Z", "Triage", "acme/web", None, "failure")
+    land_run(landing, 4, "2026-03-03T08:00:00Z", "Smoke Claude", "acme/api",
+             [record("c1", status=500, out=0)])
+    return root
+
+
+def materialize(data_dir: Path, start: dt.date, end: dt.date,
+                instance: dg.DagsterInstance | None = None) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        ALL_ASSETS,
+        instance=instance or dg.DagsterInstance.ephemeral(),
+        resources={"finops": FinopsConfig(data_dir=str(data_dir))},
+        tags={"dagster/asset_partition_range_start": start.isoformat(),
+              "dagster/asset_partition_range_end": end.isoformat()},
+        raise_on_error=True,
+    )
+
+
+def sql(data_dir: Path, query: str) -> pl.DataFrame:
+    with duckdb.connect(str(DataPaths(data_dir).warehouse), read_only=True) as con:
+        return con.sql(query).pl()
+
+
+def snapshot(data_dir: Path) -> dict[str, object]:
+    """Every lake/quarantine file's bytes and every warehouse table's sorted rows."""
+    out: dict[str, object] = {}
+    for kind in ("lake", "quarantine"):
+        for f in sorted((data_dir / kind).rglob("*.parquet")):
+            out[str(f.relative_to(data_dir))] = f.read_bytes()
+    for t in tables():
+        out[t.name] = sql(data_dir, f"SELECT * FROM {t.name} ORDER BY ALL").rows()
+    return out
+
+
+def test_definitions_load():
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert {"sources/gh_aw_logs", "lake/llm_requests", "warehouse/kpi_workflow_daily"} <= keys
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert node.partitions_def is not None
+        assert node.backfill_policy == dg.BackfillPolicy.single_run()
+    assert defs.resolve_job_def("finops_daily") is not None
+
+
+def test_range_in_one_run_fills_every_table(data_dir: Path):
+    instance = dg.DagsterInstance.ephemeral()
+    result = materialize(data_dir, D1, D3, instance)
+    assert result.success
+    assert len(instance.get_runs()) == 1
+    mats = result.asset_materializations_for_node("lake")
+    assert sorted({m.partition for m in mats}) == [d.isoformat() for d in (D1, D2, D3)]
+
+    runs = sql(data_dir, "SELECT day, run_id, repo, workflow, has_token_data, requests, is_failed "
+                         "FROM fact_workflow_runs ORDER BY run_id")
+    assert runs.rows() == [
+        (D1, 1, "acme/api", "Smoke Claude", True, 2, False),
+        (D2, 2, "acme/web", "Triage", True, 1, False),
+        (D2, 3, "acme/web", "Triage", False, 0, True),
+        (D3, 4, "acme/api", "Smoke Claude", True, 1, False),
+    ]
+    kpi = sql(data_dir, "SELECT * FROM kpi_workflow_daily WHERE day = '2026-03-01'").to_dicts()[0]
+    # a1: 10 + 1000 + 0 + 100; a2: 20 + 2000 + 500 + 200 (the duplicate counted once)
+    assert kpi["requests"] == 2
+    assert kpi["total_tokens"] == 1110 + 2720
+    assert kpi["cache_hit_rate"] == pytest.approx(3000 / (3000 + 30))
+    assert kpi["io_ratio"] == pytest.approx((30 + 3000 + 500) / 300)
+    assert kpi["avg_tokens_per_run"] == pytest.approx(3830)
+    triage = sql(data_dir, "SELECT runs, instrumented_runs, failed_runs, requests, input_tokens, "
+                           "cache_read_tokens FROM kpi_workflow_daily WHERE day = '2026-03-02'")
+    # Copilot's input includes cache reads: 1000 - 800 uncached.
+    assert triage.rows() == [(2, 1, 1, 1, 200, 800)]
+    err = sql(data_dir, "SELECT error_rate FROM kpi_workflow_daily WHERE day = '2026-03-03'")
+    assert err.item() == 1.0
+    hist = sql(data_dir, "SELECT day, runs, requests, rows_quarantined, rows_duplicate "
+                         "FROM history_daily ORDER BY day")
+    assert hist.rows() == [(D1, 1, 2, 2, 1), (D2, 2, 1, 2, 0), (D3, 1, 1, 0, 0)]
+
+
+def test_every_malformed_line_is_quarantined_with_reason(data_dir: Path):
+    materialize(data_dir, D1, D3)
+    q = pl.read_parquet(data_dir / "quarantine" / "llm_requests" / "*" / "*.parquet")
+    got = {(Path(s).parts[-6], line): reason for s, line, reason
+           in q.select("_source", "_line", "_reason").rows()}
+    assert set(got) == {("run-1", 4), ("run-1", 5), ("run-2", 2), ("run-2", 3)}
+    assert got[("run-1", 4)] == "invalid JSON"
+    assert "input_tokens: a non-negative integer (got '-5')" in got[("run-1", 5)]
+    assert "disjoint" in got[("run-2", 2)]
+    assert "truncated last line" in got[("run-2", 3)]
+    assert q["_raw"].null_count() == 0
+
+
+def test_ingest_log_balances_for_every_day(data_dir: Path):
+    result = materialize(data_dir, D1, D3)
+    log = sql(data_dir, "SELECT * FROM ingest_log ORDER BY day, dataset")
+    assert log.height == 6
+    assert (log["rows_in"] == log["rows_valid"] + log["rows_quarantined"]
+            + log["rows_duplicate"]).all()
+    assert log.filter(pl.col("day") == D1, pl.col("dataset") == "llm_requests").select(
+        "rows_in", "rows_valid", "rows_quarantined", "rows_duplicate").row(0) == (5, 2, 2, 1)
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert checks == {"rows_in_balance": True, "no_quarantined_rows": False,
+                      "ingest_log_balances": True}
+
+
+def test_rematerializing_any_day_changes_nothing(data_dir: Path):
+    materialize(data_dir, D1, D3)
+    before = snapshot(data_dir)
+    materialize(data_dir, D2, D2)
+    assert snapshot(data_dir) == before
+    materialize(data_dir, D1, D3)
+    assert snapshot(data_dir) == before
+
+
+def test_other_sources_slices_survive_a_rerun(data_dir: Path):
+    materialize(data_dir, D1, D1)
+    paths = DataPaths(data_dir)
+    # Pretend another source delivered the same day earlier (its raw slice is on disk).
+    for kind in ("runs", "token_usage"):
+        src = pl.read_parquet(paths.raw_file("gh_aw_logs", kind, D1))
+        dst = paths.raw_file("other_feed", kind, D1)
+        dst.parent.mkdir(parents=True)
+        src.write_parquet(dst)
+    # gh-aw logs are gone from the landing area; the source runs and delivers nothing today.
+    for run in (data_dir / "landing" / "gh-aw-logs").iterdir():
+        for f in sorted(run.rglob("*"), reverse=True):
+            f.unlink() if f.is_file() else f.rmdir()
+    materialize(data_dir, D1, D1)
+    sources = sql(data_dir, "SELECT source, count(*) FROM fact_llm_requests GROUP BY ALL")
+    assert sources.rows() == [("other_feed", 2)]
+    log = sql(data_dir, "SELECT source, rows_in FROM ingest_log WHERE dataset='llm_requests' "
+                        "ORDER BY source")
+    assert log.rows() == [("gh_aw_logs", 0), ("other_feed", 5)]
+
+
+def test_failed_load_leaves_published_warehouse_intact(data_dir: Path, monkeypatch):
+    materialize(data_dir, D1, D3)
+    before = snapshot(data_dir)
+    import finops_pipeline.stages as stages
+
+    calls = {"n": 0}
+    real = stages.replace_day
+
+    def flaky(con, day, frames):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("simulated crash mid-load")
+        return real(con, day, frames)
+
+    monkeypatch.setattr(stages, "replace_day", flaky)
+    # Change the input so a successful load would change the warehouse.
+    land_run(data_dir / "landing" / "gh-aw-logs", 9, "2026-03-01T12:00:00Z", "New", "acme/x",
+             [record("z1")])
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        materialize(data_dir, D1, D3)
+    after = snapshot(data_dir)
+    assert {k: v for k, v in after.items() if k in {t.name for t in tables()}} == {
+        k: v for k, v in before.items() if k in {t.name for t in tables()}}
+    assert not list((data_dir / ".staging").glob("finops.duckdb*"))
+
+
+def test_empty_landing_materializes_empty_day(tmp_path: Path):
+    result = materialize(tmp_path / "empty", D1, D1)
+    assert result.success
+    assert sql(tmp_path / "empty", "SELECT runs, requests FROM history_daily").rows() == [(0, 0)]
