@@ -255,10 +255,7 @@ def _runs_of_day(rng: random.Random, wf: Workflow, day: dt.date, index: int,
         offsets = [h * 3600 + 17 * 60 + rng.randint(0, 900) for h in wf.cron_hours]
     else:
         count = rng.randint(*_lerp_range(wf.runs_start, wf.runs_end, t))
-        # Office hours are busier than nights.
-        offsets = sorted(
-            int(min(86_399, max(0, rng.gauss(14.5 * 3600, 4 * 3600)))) for _ in range(count)
-        )
+        offsets = sorted(_time_of_day(rng) for _ in range(count))
     instrumented = wf.instrumented_from is not None and t >= wf.instrumented_from
     new_format = index >= days // 2
     out = []
@@ -266,6 +263,12 @@ def _runs_of_day(rng: random.Random, wf: Workflow, day: dt.date, index: int,
         created = midnight + dt.timedelta(seconds=offset)
         out.append(_make_run(rng, wf, created, index, t, instrumented, new_format))
     return out
+
+
+def _time_of_day(rng: random.Random) -> int:
+    """Seconds after midnight; office hours are busier than nights."""
+    seconds = rng.gauss(14.5 * 3600, 4 * 3600)
+    return int(seconds) if 0 <= seconds < 86_400 else rng.randrange(86_400)
 
 
 def _make_run(rng: random.Random, wf: Workflow, created: dt.datetime, index: int, t: float,

@@ -20,8 +20,9 @@ from finops_pipeline.lake import (
     write_or_remove,
     write_parquet_atomic,
 )
+from finops_pipeline.pricing import price_requests, unpriced_summary
 from finops_pipeline.sources import gh_aw_logs
-from finops_pipeline.transforms.kpis import history_daily, kpi_workflow_daily
+from finops_pipeline.transforms.kpis import history_daily, kpi_model_daily, kpi_workflow_daily
 from finops_pipeline.transforms.lake_day import INGEST_LOG_SCHEMA, build_source_day, combine
 from finops_pipeline.transforms.requests import LLM_REQUESTS_SCHEMA
 from finops_pipeline.transforms.runs import WORKFLOW_RUNS_SCHEMA
@@ -103,7 +104,10 @@ def build_lake(settings: Settings, days: Sequence[dt.date],
             for source in paths.raw_sources("runs")
         ]
         lake_day = combine(per_source, day)
-        frames = {"workflow_runs": lake_day.workflow_runs, "llm_requests": lake_day.llm_requests,
+        # Priced at lake time with today's price table and config: re-materializing re-prices.
+        requests = price_requests(lake_day.llm_requests, settings.config.prices)
+        unpriced = unpriced_summary(requests)
+        frames = {"workflow_runs": lake_day.workflow_runs, "llm_requests": requests,
                   "ingest_log": lake_day.ingest_log}
         for dataset, df in frames.items():
             write_parquet_atomic(paths, df, paths.lake_file(dataset, day))
@@ -116,12 +120,18 @@ def build_lake(settings: Settings, days: Sequence[dt.date],
                "rows_in": int(ing["rows_in"].sum()),
                "rows_quarantined": int(ing["rows_quarantined"].sum()),
                "rows_duplicate": int(ing["rows_duplicate"].sum()),
+               "cost_usd": round(float(requests["cost_usd"].sum()), 4),
+               "unpriced_requests": int(unpriced["unpriced_requests"].sum()),
+               "unpriced_models": ", ".join(sorted(set(unpriced["model"].to_list()))),
                "balanced": bool(
                    (ing["rows_in"] == ing["rows_valid"] + ing["rows_quarantined"]
                     + ing["rows_duplicate"]).all())}
         report.rows.append(row)
-        say(f"[{i}/{len(days)}] {day} lake: {row['runs']} runs, {row['requests']} requests, "
-            f"{row['rows_quarantined']} quarantined, {row['rows_duplicate']} duplicates")
+        say(f"[{i}/{len(days)}] {day} lake: {row['runs']} runs, {row['requests']} requests "
+            f"(${row['cost_usd']:,.2f}), {row['rows_quarantined']} quarantined, "
+            f"{row['rows_duplicate']} duplicates"
+            + (f", {row['unpriced_requests']} unpriced ({row['unpriced_models']})"
+               if row["unpriced_requests"] else ""))
     return report
 
 
@@ -148,6 +158,7 @@ def load_warehouse(settings: Settings, days: Sequence[dt.date],
                 "fact_workflow_runs": runs,
                 "fact_llm_requests": requests,
                 "kpi_workflow_daily": kpi_workflow_daily(runs, requests),
+                "kpi_model_daily": kpi_model_daily(requests),
                 "history_daily": history_daily(runs, requests, ingest),
                 "ingest_log": ingest,
             }

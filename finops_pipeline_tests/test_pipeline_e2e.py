@@ -167,7 +167,27 @@ def test_ingest_log_balances_for_every_day(data_dir: Path):
         "rows_in", "rows_valid", "rows_quarantined", "rows_duplicate").row(0) == (5, 2, 2, 1)
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks == {"rows_in_balance": True, "no_quarantined_rows": False,
-                      "ingest_log_balances": True}
+                      "all_requests_priced": True, "ingest_log_balances": True}
+
+
+def test_requests_are_priced_and_unknown_models_stay_null(data_dir: Path):
+    land_run(data_dir / "landing" / "gh-aw-logs", 7, "2026-03-03T09:00:00Z", "Exp", "acme/x",
+             [record("u1", provider="unknown", model="totally-new-model-9", cr=0)])
+    result = materialize(data_dir, D3, D3)
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert checks["all_requests_priced"].passed is False
+    assert "totally-new-model-9" in checks["all_requests_priced"].metadata["models"].text
+    req = sql(data_dir, "SELECT request_id, cost_usd, price_basis FROM fact_llm_requests "
+                        "ORDER BY request_id")
+    assert req["request_id"].to_list() == ["c1", "u1"]
+    assert req["cost_usd"][0] > 0 and req["price_basis"][0] == "list_api"
+    assert req["cost_usd"][1] is None
+    exp = sql(data_dir, "SELECT cost_usd, unpriced_requests FROM kpi_workflow_daily "
+                        "WHERE workflow = 'Exp'")
+    assert exp.rows() == [(None, 1)]  # unknown, never 0
+    models = sql(data_dir, "SELECT model, requests, unpriced_requests FROM kpi_model_daily "
+                           "ORDER BY model")
+    assert models.rows() == [("claude-sonnet-4-6", 1, 0), ("totally-new-model-9", 1, 1)]
 
 
 def test_rematerializing_any_day_changes_nothing(data_dir: Path):

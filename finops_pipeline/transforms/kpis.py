@@ -109,6 +109,34 @@ def kpi_workflow_daily(runs: pl.DataFrame, requests: pl.DataFrame) -> pl.DataFra
     return out.select(KPI_WORKFLOW_DAILY_COLUMNS).sort(keys)
 
 
+KPI_MODEL_DAILY_COLUMNS = (
+    "day", "provider", "model", "price_basis", "requests", "error_requests", *TOKEN_BUCKETS,
+    "reasoning_tokens", "prompt_tokens", "total_tokens", "cost_usd", "unpriced_requests",
+    "cache_hit_rate", "io_ratio", "error_rate", "avg_duration_ms_per_request", "workflows",
+    "share_of_requests", "share_of_cost",
+)
+
+
+def kpi_model_daily(requests: pl.DataFrame) -> pl.DataFrame:
+    """One row per (day, provider, model): volume, cost, and its share of the day (model mix)."""
+    keys = ["day", "provider", "model"]
+    out = requests.group_by(keys).agg(
+        *request_sums(),
+        pl.col("price_basis").drop_nulls().first().alias("price_basis"),
+        pl.struct("repo", "workflow").n_unique().cast(pl.Int64).alias("workflows"),
+    )
+    c = pl.col
+    return (
+        out.with_columns(ratio_metrics())
+        .with_columns(
+            (c("requests") / c("requests").sum().over("day")).alias("share_of_requests"),
+            _safe_div(c("cost_usd"), c("cost_usd").sum().over("day")).alias("share_of_cost"),
+        )
+        .select(KPI_MODEL_DAILY_COLUMNS)
+        .sort(keys)
+    )
+
+
 HISTORY_DAILY_COLUMNS = (
     "day", "runs", "run_attempts", "instrumented_runs", "failed_runs", "requests",
     "error_requests", *TOKEN_BUCKETS, "reasoning_tokens", "prompt_tokens", "total_tokens",

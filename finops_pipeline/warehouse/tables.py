@@ -11,7 +11,7 @@ from functools import cache
 
 import polars as pl
 
-from finops_pipeline.transforms.kpis import history_daily, kpi_workflow_daily
+from finops_pipeline.transforms.kpis import history_daily, kpi_model_daily, kpi_workflow_daily
 from finops_pipeline.transforms.lake_day import INGEST_LOG_SCHEMA
 from finops_pipeline.transforms.requests import LLM_REQUESTS_SCHEMA
 from finops_pipeline.transforms.runs import WORKFLOW_RUNS_SCHEMA
@@ -55,6 +55,9 @@ def tables() -> tuple[Table, ...]:
         Table("kpi_workflow_daily", ("day", "repo", "workflow"),
               "Daily KPIs per workflow (DESIGN section 6).",
               dict(kpi_workflow_daily(runs, requests).schema)),
+        Table("kpi_model_daily", ("day", "provider", "model"),
+              "Daily volume and cost per model, with its share of the day (model mix).",
+              dict(kpi_model_daily(requests).schema)),
         Table("history_daily", ("day",), "One row per day for the whole estate.",
               dict(history_daily(runs, requests, ingest).schema)),
         Table("ingest_log", ("day", "dataset", "source"),

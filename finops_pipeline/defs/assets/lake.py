@@ -10,6 +10,7 @@ from finops_pipeline.defs.resources import FinopsConfig
 
 ACCOUNTING_CHECK = "rows_in_balance"
 QUARANTINE_CHECK = "no_quarantined_rows"
+PRICED_CHECK = "all_requests_priced"
 LAKE_KEYS = {
     "workflow_runs": dg.AssetKey(["lake", "workflow_runs"]),
     "llm_requests": dg.AssetKey(["lake", "llm_requests"]),
@@ -33,6 +34,9 @@ _DESCRIPTIONS = {
                           description="Every raw row is valid, quarantined or a duplicate."),
         dg.AssetCheckSpec(QUARANTINE_CHECK, asset=LAKE_KEYS["ingest_log"],
                           description="Warns when input rows were rejected to quarantine/."),
+        dg.AssetCheckSpec(PRICED_CHECK, asset=LAKE_KEYS["llm_requests"],
+                          description="Warns about requests of models with no known price "
+                          "(null cost, never 0): add them to finops.yaml prices:."),
     ],
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
@@ -49,6 +53,8 @@ def lake(context: dg.AssetExecutionContext, finops: FinopsConfig):
     yield dg.MaterializeResult(
         asset_key=LAKE_KEYS["llm_requests"],
         metadata={"dagster/row_count": report.total("requests"),
+                  "cost_usd": round(sum(r["cost_usd"] for r in report.rows), 2),
+                  "unpriced_requests": report.total("unpriced_requests"),
                   "rows_quarantined": report.total("rows_quarantined"),
                   "rows_duplicate": report.total("rows_duplicate")},
     )
@@ -66,6 +72,17 @@ def lake(context: dg.AssetExecutionContext, finops: FinopsConfig):
         passed=not unbalanced,
         severity=dg.AssetCheckSeverity.ERROR,
         metadata={"unbalanced_days": ", ".join(unbalanced) or "none"},
+    )
+    unpriced = [r for r in report.rows if r["unpriced_requests"]]
+    yield dg.AssetCheckResult(
+        asset_key=LAKE_KEYS["llm_requests"],
+        check_name=PRICED_CHECK,
+        passed=not unpriced,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"unpriced_requests": report.total("unpriced_requests"),
+                  "models": ", ".join(sorted({m for r in unpriced
+                                              for m in r["unpriced_models"].split(", ")}))
+                  or "none"},
     )
     quarantined = per_day.filter(pl.col("rows_quarantined") > 0) if per_day.height else per_day
     yield dg.AssetCheckResult(

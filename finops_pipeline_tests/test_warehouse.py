@@ -1,0 +1,98 @@
+"""Warehouse writes: whole-day replacement, atomic publish, readers never blocked."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from finops_pipeline.lake import DataPaths
+from finops_pipeline.transforms.lake_day import INGEST_LOG_SCHEMA
+from finops_pipeline.warehouse.load import replace_day
+from finops_pipeline.warehouse.publish import WarehouseBusy, _writer_lock, open_for_update
+
+D1, D2 = dt.date(2026, 3, 1), dt.date(2026, 3, 2)
+
+
+def ingest_rows(day: dt.date, n: int) -> pl.DataFrame:
+    return pl.DataFrame(
+        [{"day": day, "dataset": "llm_requests", "source": f"s{i}", "rows_in": i, "rows_valid": i,
+          "rows_quarantined": 0, "rows_duplicate": 0, "files": 1, "runs_skipped": 0,
+          "skip_reasons": "{}"} for i in range(n)],
+        schema=INGEST_LOG_SCHEMA,
+    )
+
+
+def count(paths: DataPaths, day: dt.date) -> int:
+    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+        return con.execute("SELECT count(*) FROM ingest_log WHERE day = ?", [day]).fetchone()[0]
+
+
+def test_replace_day_replaces_only_that_day(tmp_path: Path):
+    paths = DataPaths(tmp_path)
+    with open_for_update(paths) as con:
+        replace_day(con, D1, {"ingest_log": ingest_rows(D1, 3)})
+        replace_day(con, D2, {"ingest_log": ingest_rows(D2, 2)})
+    with open_for_update(paths) as con:
+        replace_day(con, D1, {"ingest_log": ingest_rows(D1, 1)})
+        replace_day(con, D1, {"ingest_log": ingest_rows(D1, 1)})
+    assert (count(paths, D1), count(paths, D2)) == (1, 2)
+
+
+def test_load_with_rows_of_another_day_rolls_back(tmp_path: Path):
+    paths = DataPaths(tmp_path)
+    with open_for_update(paths) as con:
+        replace_day(con, D1, {"ingest_log": ingest_rows(D1, 3)})
+    with pytest.raises(ValueError, match="another day"), open_for_update(paths) as con:
+        replace_day(con, D1, {"ingest_log": ingest_rows(D2, 1)})
+    assert count(paths, D1) == 3
+    assert not list(paths.staging.glob("finops.duckdb*"))
+
+
+def test_second_writer_is_refused_when_not_waiting(tmp_path: Path):
+    paths = DataPaths(tmp_path)
+    with _writer_lock(paths, wait=True), pytest.raises(WarehouseBusy):
+        with open_for_update(paths, wait=False):
+            pass
+
+
+READER = textwrap.dedent("""
+    import sys, time, duckdb
+    path, seconds = sys.argv[1], float(sys.argv[2])
+    end, ok, errors = time.monotonic() + seconds, 0, []
+    while time.monotonic() < end:
+        try:
+            with duckdb.connect(path, read_only=True) as con:
+                n = con.execute("SELECT count(*) FROM ingest_log").fetchone()[0]
+                days = con.execute("SELECT count(DISTINCT day) FROM ingest_log").fetchone()[0]
+                # A half-loaded state would show a day count that is not a whole load.
+                assert n == days * 50, (n, days)
+                ok += 1
+        except Exception as exc:
+            errors.append(repr(exc))
+    print(ok, len(errors), errors[:3])
+""")
+
+
+def test_reader_process_never_fails_during_writes(tmp_path: Path):
+    paths = DataPaths(tmp_path)
+    with open_for_update(paths) as con:
+        replace_day(con, D1, {"ingest_log": ingest_rows(D1, 50)})
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(paths.warehouse), "4"],
+                              stdout=subprocess.PIPE, text=True)
+    writes = 0
+    while reader.poll() is None:
+        for day in (D1, D2, dt.date(2026, 3, 3)):
+            with open_for_update(paths) as con:  # the writer never waits for the reader
+                replace_day(con, day, {"ingest_log": ingest_rows(day, 50)})
+            writes += 1
+    out, _ = reader.communicate(timeout=30)
+    ok, n_errors, errors = out.split(" ", 2)
+    assert int(n_errors) == 0, errors
+    assert int(ok) > 0 and writes > 0
