@@ -57,12 +57,15 @@ def _dagster_instance(settings: Settings):
 
 
 def materialize_range(settings: Settings, start: dt.date, end: dt.date) -> bool:
-    """Materialize every asset for [start, end] in ONE Dagster run recorded in DAGSTER_HOME."""
+    """Run the `finops_daily` job for [start, end] in ONE Dagster run recorded in DAGSTER_HOME."""
+    import warnings
+
     import dagster as dg
 
-    from finops_pipeline.definitions import ALL_ASSETS
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
+    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+    from finops_pipeline.definitions import defs
     from finops_pipeline.defs.partitions import daily_partitions
-    from finops_pipeline.defs.resources import FinopsConfig
 
     last = daily_partitions.get_last_partition_key()
     if start < dt.date.fromisoformat(daily_partitions.start.strftime("%Y-%m-%d")):
@@ -70,12 +73,13 @@ def materialize_range(settings: Settings, start: dt.date, end: dt.date) -> bool:
     if last is not None and end > dt.date.fromisoformat(last):
         raise UsageError(f"{end} is after the last partition ({last}): days are UTC")
     instance = _dagster_instance(settings)
-    result = dg.materialize(
-        ALL_ASSETS,
+    # The job's FinopsConfig resource resolves these when the run starts, exactly as in
+    # `dagster dev` and the schedule, so every entry point sees the same settings.
+    os.environ["FINOPS_DATA_DIR"] = str(settings.data_dir)
+    if settings.config_path:
+        os.environ["FINOPS_CONFIG"] = str(settings.config_path)
+    result = defs.resolve_job_def("finops_daily").execute_in_process(
         instance=instance,
-        resources={"finops": FinopsConfig(data_dir=str(settings.data_dir),
-                                          config_path=str(settings.config_path)
-                                          if settings.config_path else None)},
         tags={"dagster/asset_partition_range_start": start.isoformat(),
               "dagster/asset_partition_range_end": end.isoformat()},
         run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},

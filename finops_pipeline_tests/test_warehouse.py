@@ -57,9 +57,9 @@ def test_load_with_rows_of_another_day_rolls_back(tmp_path: Path):
 
 def test_second_writer_is_refused_when_not_waiting(tmp_path: Path):
     paths = DataPaths(tmp_path)
-    with _writer_lock(paths, wait=True), pytest.raises(WarehouseBusy):
-        with open_for_update(paths, wait=False):
-            pass
+    with (_writer_lock(paths, wait=True), pytest.raises(WarehouseBusy),
+          open_for_update(paths, wait=False)):
+        pass
 
 
 READER = textwrap.dedent("""
