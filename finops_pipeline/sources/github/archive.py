@@ -124,6 +124,8 @@ def _describe(exc: BaseException) -> str:
 
 def unsafe_reason(name: str) -> str | None:
     """Why a member name must not be trusted as a path (None when it is fine)."""
+    if not name:
+        return "empty name"
     if "\x00" in name:
         return "NUL byte in name"
     if name.startswith(("/", "\\")):
@@ -159,17 +161,20 @@ def read_archive(data: bytes, *, limits: ArchiveLimits | None = None) -> Archive
     limits = limits or ArchiveLimits()
     content = ArchiveContent()
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
+        _read(data, limits, content)
     except Exception as exc:  # hostile bytes raise all sorts; none may stop the day
         content.problems.append(f"{CORRUPT_ZIP}: {_describe(exc)}")
-        return content
-    with archive:
+    return content
+
+
+def _read(data: bytes, limits: ArchiveLimits, content: ArchiveContent) -> None:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
         infos = archive.infolist()
         if len(infos) > limits.max_entries:
             content.problems.append(
                 f"{LIMIT_EXCEEDED}: {len(infos)} entries, over the limit of {limits.max_entries}"
             )
-            return content
+            return
         candidates: dict[str, list[tuple[str, int, zipfile.ZipInfo]]] = {w: [] for w in WANTED}
         unsafe: list[str] = []
         for index, info in enumerate(infos):
@@ -178,7 +183,7 @@ def read_archive(data: bytes, *, limits: ArchiveLimits | None = None) -> Archive
             if reason is not None:
                 unsafe.append(f"{UNSAFE_PATH}: {_show(name)} ({reason})")
                 continue
-            if info.is_dir():
+            if name.endswith(("/", "\\")):  # a directory
                 continue
             if _is_symlink(info):
                 unsafe.append(f"{SYMLINK}: {_show(name)}")
@@ -208,7 +213,6 @@ def read_archive(data: bytes, *, limits: ArchiveLimits | None = None) -> Archive
                 budget -= len(result)
                 content.ignored_copies.extend(p for p, _i, _n in ordered[position + 1 :])
                 break
-    return content
 
 
 def _read_member(
