@@ -153,6 +153,11 @@ class Fault:
         return cls("slow", seconds=seconds)
 
     @classmethod
+    def no_content_length(cls) -> Fault:
+        """Answer normally without Content-Length: the body ends when the connection closes."""
+        return cls("no_length")
+
+    @classmethod
     def truncated(cls) -> Fault:
         """Answer normally, but send half the body under the full Content-Length, then close."""
         return cls("truncated")
@@ -176,6 +181,7 @@ class _Artifact:
     data: bytes
     expired: bool
     created_at: str
+    gone: bool = False
 
 
 @dataclass
@@ -340,12 +346,17 @@ class FakeGitHub:
         data: bytes,
         *,
         expired: bool = False,
+        gone: bool = False,
         id: int | None = None,
     ) -> dict:
-        """An artifact of a run holding the zip `data`; returns its listing JSON."""
+        """An artifact of a run holding the zip `data`; returns its listing JSON.
+
+        `expired` shows in the listing; `gone` does not, but the download answers 410 (it
+        expired between listing and download).
+        """
         artifact_id = id if id is not None else next(self._ids)
         self._artifacts[artifact_id] = _Artifact(
-            artifact_id, repo, run_id, name, data, expired, "2026-01-01T00:00:00Z"
+            artifact_id, repo, run_id, name, data, expired, "2026-01-01T00:00:00Z", gone
         )
         self._run_artifacts.setdefault((repo, run_id), []).append(artifact_id)
         return self._artifact_json(self._artifacts[artifact_id])
@@ -508,6 +519,8 @@ class FakeGitHub:
         def link(n: int, rel: str) -> str:
             params = {k: v[0] for k, v in query.items()}
             params["page"] = str(n)
+            # an opaque cursor, so a client that builds page URLs by hand is caught
+            params["cursor"] = hashlib.sha256(f"{path}:{n}".encode()).hexdigest()[:12]
             return f'<{self.api_url}{path}?{urlencode(params)}>; rel="{rel}"'
 
         if page < last:
@@ -563,7 +576,7 @@ class FakeGitHub:
         artifact = self._artifacts.get(artifact_id)
         if artifact is None or artifact.repo != repo:
             return self._json(404, {"message": "Not Found"})
-        if artifact.expired:
+        if artifact.expired or artifact.gone:
             return self._json(410, {"message": "Artifact has expired"})
         expires = int(time.time() + self.signed_url_ttl)
         query = urlencode({"se": expires, "sig": self._sign(artifact_id, expires)})
@@ -648,6 +661,12 @@ def _handler_for(fake: FakeGitHub, host: str) -> type[BaseHTTPRequestHandler]:
             self.send_response(answer.status)
             for name, value in answer.headers.items():
                 self.send_header(name, value)
+            if fault is not None and fault.kind == "no_length":
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(answer.body)
+                self.close_connection = True
+                return
             if fault is not None and fault.kind == "truncated":
                 self.send_header("Content-Length", str(max(len(answer.body), 16)))
                 self.send_header("Connection", "close")
