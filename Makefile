@@ -25,8 +25,9 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
+# The UI and the daemon (schedules), on the instance in $$DAGSTER_HOME or data/dagster_home.
 dev: $(STAMP)
-	$(BIN)/dagster dev -w workspace.yaml
+	DAGSTER_HOME="$$($(BIN)/finops dagster-home)" $(BIN)/dagster dev -w workspace.yaml
 
 clean:
 	rm -rf $(VENV) data/landing data/raw data/lake data/quarantine data/warehouse data/reports data/state data/dagster_home data/.staging

@@ -179,6 +179,15 @@ def cmd_sql(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dagster_home(args: argparse.Namespace) -> int:
+    from finops_pipeline.instance import ensure_dagster_home
+
+    settings = load_settings(data_dir=args.data_dir)
+    home = os.environ.get("DAGSTER_HOME") or ensure_dagster_home(DataPaths(settings.data_dir))
+    print(home)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="finops",
@@ -204,6 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("query")
     sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
     sql.set_defaults(func=cmd_sql)
+
+    home = sub.add_parser("dagster-home", help="print (and create) the Dagster instance folder")
+    home.set_defaults(func=cmd_dagster_home)
     return parser
 
 

@@ -105,9 +105,7 @@ class Fault:
 
     @classmethod
     def too_many_requests(cls, retry_after: int | str = 30) -> Fault:
-        return cls.http(
-            429, {"message": "Too Many Requests"}, {"Retry-After": str(retry_after)}
-        )
+        return cls.http(429, {"message": "Too Many Requests"}, {"Retry-After": str(retry_after)})
 
     @classmethod
     def secondary_rate_limit(cls, status: int = 403) -> Fault:
@@ -542,9 +540,7 @@ class FakeGitHub:
             runs = [r for r in runs if low <= _parse_time(r["created_at"]) <= high]
         runs = sorted(runs, key=lambda r: (r["created_at"], r["id"]), reverse=True)
         # Like GitHub: the true total_count, but only the first `result_cap` results served.
-        return self._page(
-            path, query, runs[: self.result_cap], "workflow_runs", total=len(runs)
-        )
+        return self._page(path, query, runs[: self.result_cap], "workflow_runs", total=len(runs))
 
     def _artifact_json(self, a: _Artifact) -> dict:
         base = f"{self.api_url}/repos/{a.repo}/actions/artifacts/{a.id}" if self._servers else ""
@@ -619,6 +615,12 @@ def _handler_for(fake: FakeGitHub, host: str) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
+        def setup(self) -> None:
+            super().setup()
+            # headers and body go out in two writes: without NODELAY, Nagle's algorithm and
+            # the client's delayed ACK add ~40 ms to every answer
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
@@ -626,11 +628,19 @@ def _handler_for(fake: FakeGitHub, host: str) -> type[BaseHTTPRequestHandler]:
             split = urlsplit(self.path)
             headers = {k.lower(): v for k, v in self.headers.items()}
             fake._enter(RecordedRequest(host, "GET", split.path, split.query, headers))
+            self._left = False
             try:
                 self._serve(split.path, parse_qs(split.query), headers)
             except (BrokenPipeError, ConnectionResetError, ValueError, OSError):
                 self.close_connection = True
             finally:
+                self._answered()
+
+        def _answered(self) -> None:
+            # No longer in flight once the answer starts: by then the client is still
+            # waiting for it, so the fake never counts more in flight than the client has.
+            if not self._left:
+                self._left = True
                 fake._leave()
 
         def _serve(self, path: str, query: dict[str, list[str]], headers: dict) -> None:
@@ -638,6 +648,7 @@ def _handler_for(fake: FakeGitHub, host: str) -> type[BaseHTTPRequestHandler]:
                 fake._stop.wait(fake.latency)
             fault = fake._take_fault(host, path)
             if fault is not None and fault.kind == "reset":
+                self._answered()
                 self.close_connection = True
                 self.connection.setsockopt(
                     socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
@@ -645,6 +656,7 @@ def _handler_for(fake: FakeGitHub, host: str) -> type[BaseHTTPRequestHandler]:
                 self.connection.close()
                 return
             if fault is not None and fault.kind == "close":
+                self._answered()
                 self.close_connection = True
                 return
             if fault is not None and fault.kind == "slow":
@@ -658,6 +670,7 @@ def _handler_for(fake: FakeGitHub, host: str) -> type[BaseHTTPRequestHandler]:
                 answer = fake._answer_blob(path, query)
             if host == "api":
                 answer.headers = {**fake._rate_headers(), **answer.headers}
+            self._answered()  # headers are buffered until end_headers(): nothing sent yet
             self.send_response(answer.status)
             for name, value in answer.headers.items():
                 self.send_header(name, value)

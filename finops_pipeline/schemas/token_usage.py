@@ -53,6 +53,10 @@ class RawTokenUsage(pa.DataFrameModel):
     def _not_blank(cls, data: PolarsData) -> pl.LazyFrame:
         return checks.is_not_blank(data)
 
+    @pa.check("request_id", "model", "path", name="a string, not an object or array")
+    def _scalar(cls, data: PolarsData) -> pl.LazyFrame:
+        return checks.matches(data, r"^[^\[{]")
+
     @pa.check(*REQUIRED_INT_FIELDS, *OPTIONAL_INT_FIELDS, name="a non-negative integer")
     def _non_negative_int(cls, data: PolarsData) -> pl.LazyFrame:
         return checks.matches(data, checks.NON_NEGATIVE_INT)

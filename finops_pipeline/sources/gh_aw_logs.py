@@ -125,6 +125,8 @@ RAW_TOKEN_LINES_SCHEMA = {
 }
 
 log = logging.getLogger(__name__)
+# What reading one hostile file may raise; the file is then quarantined, the day goes on.
+UNREADABLE = (OSError, ValueError, RecursionError)
 
 
 @dataclass
@@ -163,12 +165,17 @@ def discover(roots: Iterable[Path]) -> Discovery:
     found = Discovery()
     seen: set[Path] = set()
     for root in roots:
+        if root.is_file() and root.name == RUN_SUMMARY:
+            root = root.parent  # a run folder named by its summary file
         if root.is_file():
             if root.suffix == ".json" and root not in seen:
                 seen.add(root)
                 found.json_files.append(root)
-            continue
-        if root.is_dir():
+        elif (root / RUN_SUMMARY).is_file():  # a run folder given as a root
+            if root / RUN_SUMMARY not in seen:
+                seen.add(root / RUN_SUMMARY)
+                found.run_summaries.append(root / RUN_SUMMARY)
+        elif root.is_dir():
             _walk(root, found, seen)
     found.run_summaries.sort()
     found.json_files.sort()
@@ -207,10 +214,12 @@ class LogsIndex:
         if path.is_file():
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))
-                if data.get("version") == INDEX_VERSION:
+                if isinstance(data, dict) and data.get("version") == INDEX_VERSION:
                     self.entries = {k: IndexEntry(**v) for k, v in data["entries"].items()}
-            except (ValueError, TypeError, KeyError) as exc:
+            except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                # The index is only a cache: rebuilding it costs one full scan, never data.
                 log.warning("rebuilding unreadable index %s: %s", path, exc)
+                self.entries = {}
 
     def refresh(self, found: Discovery) -> int:
         """Index new or changed files; drop entries of files that are gone. Returns files read."""
@@ -275,7 +284,8 @@ def _created_at_values(kind: str, path: Path) -> list[str | None]:
     """created_at text of every run in a file (None where absent); [] when unreadable."""
     try:
         runs = [obj for _, obj, _ in _runs_in_file(kind, path)]
-    except (OSError, ValueError):
+    except UNREADABLE as exc:
+        log.warning("cannot read %s: %s", path, exc)
         return [None]
     return [_created_at_text(obj) for obj in runs]
 
@@ -321,7 +331,7 @@ def extract_day(index: LogsIndex, day: dt.date) -> DayExtract:
         files += 1
         try:
             runs = list(_runs_in_file(kind, path))
-        except (OSError, ValueError) as exc:
+        except UNREADABLE as exc:
             # Unreadable as a whole: one quarantined run row keeps the failure visible.
             run_rows.append(_raw_run(path, 1, kind, str(path), None, None, 0,
                                      error=f"file is not valid JSON: {exc}"))

@@ -37,16 +37,21 @@ def split_jsonl(data: bytes) -> list[TextLine]:
     else:
         raw_lines = [(b, None) for b in data.split(b"\n")]
     out: list[TextLine] = []
+    last = len(raw_lines)
     for number, (raw, decoded) in enumerate(raw_lines, start=1):
         if decoded is None and raw is not None:
             try:
                 decoded = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                out.append(TextLine(number, None, f"line is not valid UTF-8 ({exc.reason})"))
+                hint = " (truncated last line?)" if number == last else ""
+                out.append(TextLine(number, None,
+                                    f"line is not valid UTF-8 ({exc.reason}){hint}"))
                 continue
         assert decoded is not None
         decoded = decoded.removesuffix("\r")
-        if decoded.strip():
+        # Only JSON whitespace makes a line blank; a line of other control characters is
+        # returned (and quarantined as invalid JSON), never dropped.
+        if decoded.strip(" \t\r\n"):
             out.append(TextLine(number, decoded))
     return out
 
@@ -64,7 +69,7 @@ def _skip_ws(text: str, pos: int) -> int:
 
 def iter_array(text: str, pos: int) -> Iterator[tuple[int, Any]]:
     """Yield (offset, value) for each element of the JSON array starting at `pos` ('[')."""
-    if text[pos] != "[":
+    if pos >= len(text) or text[pos] != "[":
         raise ValueError(f"expected '[' at line {line_of(text, pos)}")
     pos = _skip_ws(text, pos + 1)
     if pos < len(text) and text[pos] == "]":
@@ -86,7 +91,7 @@ def iter_array(text: str, pos: int) -> Iterator[tuple[int, Any]]:
 
 def object_member_offsets(text: str, pos: int) -> dict[str, int]:
     """Offsets of the values of the top-level members of the JSON object at `pos` ('{')."""
-    if text[pos] != "{":
+    if pos >= len(text) or text[pos] != "{":
         raise ValueError(f"expected '{{' at line {line_of(text, pos)}")
     offsets: dict[str, int] = {}
     pos = _skip_ws(text, pos + 1)
@@ -94,6 +99,8 @@ def object_member_offsets(text: str, pos: int) -> dict[str, int]:
         return offsets
     while True:
         pos = _skip_ws(text, pos)
+        if pos >= len(text) or text[pos] != '"':
+            raise ValueError(f"expected a string key at line {line_of(text, pos)}")
         key, pos = _DECODER.raw_decode(text, pos)
         pos = _skip_ws(text, pos)
         if pos >= len(text) or text[pos] != ":":

@@ -40,11 +40,14 @@ def extract_fields(
     fallback_fields = fallback_fields or {}
     select = []
     for name, paths in fields.items():
-        exprs = [f"json_extract_string({text_column}, {_path_literal(p)})" for p in paths]
+        # A blank string counts as absent, so the next candidate path gets its turn: Go writes
+        # "" for unset string fields, which must not hide the value in aw_info.json.
+        exprs = [f"nullif(trim(json_extract_string({text_column}, {_path_literal(p)})), '')"
+                 for p in paths]
         if fallback_column:
             exprs += [
                 f"CASE WHEN json_valid({fallback_column}) THEN "
-                f"json_extract_string({fallback_column}, {_path_literal(p)}) END"
+                f"nullif(trim(json_extract_string({fallback_column}, {_path_literal(p)})), '') END"
                 for p in fallback_fields.get(name, ())
             ]
         expr = exprs[0] if len(exprs) == 1 else f"coalesce({', '.join(exprs)})"

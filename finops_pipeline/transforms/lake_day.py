@@ -70,9 +70,13 @@ def build_source_day(raw_runs: pl.DataFrame, raw_lines: pl.DataFrame, day: dt.da
     """Parse, validate, normalize and de-duplicate one source's raw rows of one day."""
     parsed_runs = parse_runs(raw_runs, day, source)
     runs = parsed_runs.runs.with_columns(
-        pl.col("_shape").replace_strict(SHAPE_PRIORITY, default=9).alias("_priority")
+        pl.col("_shape").replace_strict(SHAPE_PRIORITY, default=9).alias("_priority"),
+        (pl.col("repo") == "unknown").alias("_repo_unknown"),
     )
-    runs, dup_runs = _dedupe(runs, RUN_KEY, ["_priority", "_source", "_line"])
+    # Run ids are global on GitHub, so a listing that does not name the repo still matches
+    # the run's folder; the copy that knows the repo (and the richer shape) is kept.
+    runs, dup_runs = _dedupe(runs, ["run_id", "run_attempt"],
+                             ["_priority", "_repo_unknown", "_source", "_line"])
 
     parsed_requests = parse_requests(raw_lines, parsed_runs.refs, day, source)
     requests, dup_requests = _dedupe(

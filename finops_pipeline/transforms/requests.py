@@ -68,7 +68,9 @@ def token_rule(provider: pl.Expr, model: pl.Expr) -> pl.Expr:
 
 
 def _int(name: str) -> pl.Expr:
-    return pl.col(name).cast(pl.Float64, strict=False).cast(pl.Int64)
+    # Exact: ids above 2**53 must not pass through a float. Integral floats ("1000.0") were
+    # accepted by the raw checks, so drop their zero fraction before the integer cast.
+    return pl.col(name).str.replace(r"\.0*$", "").cast(pl.Int64, strict=False)
 
 
 def parse_requests(lines: pl.DataFrame, refs: pl.DataFrame, day: dt.date,

@@ -53,7 +53,7 @@ def failure_reasons(failure_cases: pl.DataFrame) -> pl.DataFrame:
     check = pl.col("check").cast(pl.String)
     text = (
         pl.when(check == "not_nullable")
-        .then(pl.col("column") + pl.lit(": is required (missing or null)"))
+        .then(pl.col("column") + pl.lit(": is required (missing, null or blank)"))
         .when(pl.col("column").is_null() | (pl.col("schema_context") == "DataFrameSchema"))
         .then(check)
         .otherwise(

@@ -666,6 +666,10 @@ class GitHubClient:
         return max(0.0, when.timestamp() - self.clock.now())
 
     def _observe(self, resp: requests.Response) -> None:
+        # Only answers that went through feed the budget guard: an error answer (a rate
+        # limit above all) brings its own wait, which `_call` applies, Retry-After first.
+        if resp.status_code >= 400:
+            return
         remaining = _int_or_none(resp.headers.get("x-ratelimit-remaining"))
         reset = _int_or_none(resp.headers.get("x-ratelimit-reset"))
         if remaining is None or reset is None:
