@@ -43,8 +43,7 @@ def main() -> None:
         for run in gh.add_runs(REPO, DAY, args.runs):
             gh.add_artifact(REPO, run["id"], "agent", archive)
         print(
-            f"{args.runs} runs, {args.latency * 1000:.0f} ms per request, "
-            f"zip {len(archive)} bytes"
+            f"{args.runs} runs, {args.latency * 1000:.0f} ms per request, zip {len(archive)} bytes"
         )
         for limit in args.in_flight:
             gh.reset_log()

@@ -97,6 +97,12 @@ class Report(_Strict):
     label: str = "token-usage-report"
 
 
+class Schedule(_Strict):
+    """The daily schedule (08:00 UTC): yesterday plus `lookback_days` before it."""
+
+    lookback_days: int = Field(default=2, ge=0, le=31)
+
+
 class FileConfig(_Strict):
     """The validated content of `finops.yaml`."""
 
@@ -106,6 +112,7 @@ class FileConfig(_Strict):
     thresholds: Thresholds = Field(default_factory=Thresholds)
     prices: list[PriceOverride] = Field(default_factory=list)
     report: Report = Field(default_factory=Report)
+    schedule: Schedule = Field(default_factory=Schedule)
 
 
 class Settings(BaseModel):
