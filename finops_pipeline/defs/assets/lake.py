@@ -9,7 +9,7 @@ from finops_pipeline.defs.partitions import daily_partitions
 from finops_pipeline.defs.resources import FinopsConfig
 
 ACCOUNTING_CHECK = "rows_in_balance"
-QUARANTINE_CHECK = "no_quarantined_rows"
+QUARANTINE_CHECK = "quarantine_rate_below_threshold"
 PRICED_CHECK = "all_requests_priced"
 LAKE_KEYS = {
     "workflow_runs": dg.AssetKey(["lake", "workflow_runs"]),
@@ -33,7 +33,8 @@ _DESCRIPTIONS = {
         dg.AssetCheckSpec(ACCOUNTING_CHECK, asset=LAKE_KEYS["ingest_log"], blocking=True,
                           description="Every raw row is valid, quarantined or a duplicate."),
         dg.AssetCheckSpec(QUARANTINE_CHECK, asset=LAKE_KEYS["ingest_log"],
-                          description="Warns when input rows were rejected to quarantine/."),
+                          description="Warns when a day rejects more than "
+                          "thresholds.quarantine_rate_warn (default 5%) of its input rows."),
         dg.AssetCheckSpec(PRICED_CHECK, asset=LAKE_KEYS["llm_requests"],
                           description="Warns about requests of models with no known price "
                           "(null cost, never 0): add them to finops.yaml prices:."),
@@ -44,7 +45,8 @@ _DESCRIPTIONS = {
 def lake(context: dg.AssetExecutionContext, finops: FinopsConfig):
     """Validate every raw row with pandera, quarantine failures with the reason, normalize the
     token buckets, drop counted duplicates and write lake/<dataset>/day=.../data.parquet."""
-    report = stages.build_lake(finops.settings(), partition_days(context), progress_logger(context))
+    settings = finops.settings()
+    report = stages.build_lake(settings, partition_days(context), progress_logger(context))
     per_day = report.frame()
     yield dg.MaterializeResult(
         asset_key=LAKE_KEYS["workflow_runs"],
@@ -84,13 +86,18 @@ def lake(context: dg.AssetExecutionContext, finops: FinopsConfig):
                                               for m in r["unpriced_models"].split(", ")}))
                   or "none"},
     )
-    quarantined = per_day.filter(pl.col("rows_quarantined") > 0) if per_day.height else per_day
+    limit = settings.thresholds.quarantine_rate_warn
+    rates = per_day.select(
+        "day", "rows_in", "rows_quarantined",
+        (pl.col("rows_quarantined") / pl.max_horizontal(pl.col("rows_in"), pl.lit(1)))
+        .alias("quarantine_rate"),
+    ) if per_day.height else per_day
+    over = rates.filter(pl.col("quarantine_rate") > limit) if per_day.height else per_day
     yield dg.AssetCheckResult(
         asset_key=LAKE_KEYS["ingest_log"],
         check_name=QUARANTINE_CHECK,
-        passed=report.total("rows_quarantined") == 0,
+        passed=over.height == 0,
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={"rows_quarantined": report.total("rows_quarantined"),
-                  "days": markdown_preview(quarantined.select("day", "rows_quarantined"))
-                  if quarantined.height else "none"},
+        metadata={"rows_quarantined": report.total("rows_quarantined"), "threshold": limit,
+                  "days_over_threshold": markdown_preview(over) if over.height else "none"},
     )

@@ -224,8 +224,7 @@ def fetch_day(
     result = GitHubDay(day=day)
     skipped: Counter[str] = Counter()
     work: list[tuple[str, dict]] = []
-    for raw_repo in repos:
-        repo = check_repo(raw_repo)
+    for repo in dict.fromkeys(check_repo(r) for r in repos):  # each repository once
         try:
             runs = list_runs(client, repo, day, problems=result.problems)
         except (GitHubNotFound, GitHubPermissionError) as exc:
