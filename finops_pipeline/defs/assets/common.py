@@ -14,7 +14,7 @@ def partition_days(context: dg.AssetExecutionContext) -> list[dt.date]:
 def markdown_preview(df: pl.DataFrame, rows: int = 31) -> dg.MetadataValue:
     with pl.Config(tbl_formatting="MARKDOWN", tbl_hide_dataframe_shape=True,
                    tbl_hide_column_data_types=True, tbl_rows=rows, tbl_cols=-1,
-                   tbl_width_chars=100_000,
+                   tbl_width_chars=60_000,
                    fmt_str_lengths=60):
         return dg.MetadataValue.md(str(df.head(rows)))
 
