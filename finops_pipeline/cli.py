@@ -57,7 +57,11 @@ def _dagster_instance(settings: Settings):
 
 
 def materialize_range(settings: Settings, start: dt.date, end: dt.date) -> bool:
-    """Run the `finops_daily` job for [start, end] in ONE Dagster run recorded in DAGSTER_HOME."""
+    """Run the `finops_daily` job for [start, end] in ONE Dagster run recorded in DAGSTER_HOME.
+
+    Prints every failed asset check; returns False when the run failed or an ERROR-severity
+    check did (a WARN is printed but does not fail the command).
+    """
     import warnings
 
     import dagster as dg
@@ -85,7 +89,18 @@ def materialize_range(settings: Settings, start: dt.date, end: dt.date) -> bool:
         run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
         raise_on_error=False,
     )
-    return result.success
+    errors = 0
+    for evaluation in result.get_asset_check_evaluations():
+        if evaluation.passed:
+            continue
+        severity = evaluation.severity.value
+        errors += severity == "ERROR"
+        detail = "; ".join(f"{k}: {getattr(v, 'value', v)}" for k, v in evaluation.metadata.items()
+                           if k in {"error", "failed_days", "unbalanced_days", "models",
+                                    "rows_quarantined", "days_differing", "latest_day"})
+        print(f"{severity} check {evaluation.check_name} on "
+              f"{evaluation.asset_key.to_user_string()} failed" + (f": {detail}" if detail else ""))
+    return result.success and errors == 0
 
 
 def _print_frame(df: pl.DataFrame, fmt: str) -> None:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import polars as pl
 
-LAKE_DATASETS = ("workflow_runs", "llm_requests", "ingest_log")
+LAKE_DATASETS = ("workflow_runs", "llm_requests", "pull_requests", "ingest_log")
 
 
 @dataclass(frozen=True)

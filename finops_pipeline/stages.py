@@ -22,19 +22,28 @@ from finops_pipeline.lake import (
 )
 from finops_pipeline.pricing import price_requests, unpriced_summary
 from finops_pipeline.sources import gh_aw_logs
+from finops_pipeline.sources.github import landing as github_landing
 from finops_pipeline.transforms.kpis import history_daily, kpi_model_daily, kpi_workflow_daily
-from finops_pipeline.transforms.lake_day import INGEST_LOG_SCHEMA, build_source_day, combine
-from finops_pipeline.transforms.requests import LLM_REQUESTS_SCHEMA
-from finops_pipeline.transforms.runs import WORKFLOW_RUNS_SCHEMA
+from finops_pipeline.transforms.lake_day import (
+    INGEST_LOG_SCHEMA,
+    SCHEMAS,
+    build_source_day,
+    combine,
+)
 from finops_pipeline.warehouse.load import replace_day
 from finops_pipeline.warehouse.publish import open_for_update
 
 Progress = Callable[[str], None]
 log = logging.getLogger(__name__)
+# How the GitHub source builds its client: tests swap in one with a fake clock, so retries
+# and rate-limit waits are exercised end to end without sleeping.
+GITHUB_CLIENT_FACTORY: Callable[..., object] | None = None
 
-RAW_KINDS = {"runs": gh_aw_logs.RAW_RUNS_SCHEMA, "token_usage": gh_aw_logs.RAW_TOKEN_LINES_SCHEMA}
-LAKE_SCHEMAS = {"workflow_runs": WORKFLOW_RUNS_SCHEMA, "llm_requests": LLM_REQUESTS_SCHEMA,
-                "ingest_log": INGEST_LOG_SCHEMA}
+RAW_KINDS = {"runs": gh_aw_logs.RAW_RUNS_SCHEMA, "token_usage": gh_aw_logs.RAW_TOKEN_LINES_SCHEMA,
+             "pull_requests": github_landing.RAW_PULLS_SCHEMA,
+             "skips": github_landing.RAW_SKIPS_SCHEMA}
+REQUIRED_RAW_KINDS = ("runs", "token_usage")  # the others only some sources write
+LAKE_SCHEMAS = {**SCHEMAS, "ingest_log": INGEST_LOG_SCHEMA}
 
 
 @dataclass
@@ -82,9 +91,99 @@ def extract_gh_aw_logs(settings: Settings, days: Sequence[dt.date],
     return report
 
 
-def _read_raw(paths: DataPaths, source: str, kind: str, day: dt.date) -> pl.DataFrame:
-    df = read_parquet_or_none(paths.raw_file(source, kind, day))
-    return df if df is not None else pl.DataFrame(schema=RAW_KINDS[kind])
+@dataclass
+class SourceOutcome:
+    """How a source's extraction went: days delivered, and why it delivered nothing if so."""
+
+    report: StageReport
+    enabled: bool = True
+    error: str | None = None  # the source failed: its earlier slices were kept
+    failed_days: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def extract_github(settings: Settings, days: Sequence[dt.date],
+                   progress: Progress | None = None,
+                   client_factory: Callable[..., object] | None = None) -> SourceOutcome:
+    """Sources stage for the GitHub REST API: each day's runs, token lines and Copilot PRs.
+
+    Off when no repos are configured. A day is written only when it was fetched completely;
+    a missing or refused token, or a listing that fails after every retry, leaves the slices
+    delivered before untouched (DESIGN section 8) and is reported as `error`.
+    """
+    from finops_pipeline.sources.github.archive import ArchiveLimits
+    from finops_pipeline.sources.github.client import (
+        GitHubAuthError,
+        GitHubClient,
+        GitHubError,
+        GitHubPermissionError,
+    )
+    from finops_pipeline.sources.github.fetch import fetch_day
+
+    say = _progress(progress)
+    outcome = SourceOutcome(StageReport())
+    if not settings.github_repos:
+        outcome.enabled = False
+        say("github: off (no repos in finops.yaml sources.github or FINOPS_GITHUB_REPOS)")
+        return outcome
+    if not settings.github_token:
+        outcome.error = ("GITHUB_TOKEN is not set: the github source is on (repos: "
+                         f"{', '.join(settings.github_repos)}) but cannot authenticate; its "
+                         "earlier data was kept. Set a token with actions:read (and "
+                         "pull-requests:read for private repos).")
+        say(f"github: {outcome.error}")
+        return outcome
+    cfg = settings.config.sources.github
+    factory = client_factory or GITHUB_CLIENT_FACTORY or GitHubClient
+    paths = DataPaths(settings.data_dir)
+    src = github_landing.SOURCE
+    with factory(settings.github_api_url, settings.github_token,
+                 max_in_flight=cfg.max_concurrency if cfg else 8) as client:
+        for i, day in enumerate(days, start=1):
+            try:
+                fetched = fetch_day(client, settings.github_repos, day,
+                                    artifact_patterns=cfg.artifact_names if cfg else
+                                    github_landing.DEFAULT_ARTIFACT_PATTERNS,
+                                    limits=ArchiveLimits(),
+                                    max_workers=cfg.max_concurrency if cfg else 8)
+            except GitHubError as exc:  # messages are free of the token by construction
+                outcome.failed_days.append(day.isoformat())
+                outcome.error = f"{type(exc).__name__}: {exc}"
+                say(f"[{i}/{len(days)}] {day} github: FAILED, earlier data kept: {exc}")
+                if isinstance(exc, GitHubAuthError) and not isinstance(
+                        exc, GitHubPermissionError):
+                    # A refused token fails every day alike: stop asking.
+                    outcome.failed_days += [d.isoformat() for d in days[i:]]
+                    break
+                continue
+            frames = github_landing.raw_frames(fetched)
+            for kind, df in frames.items():
+                write_parquet_atomic(paths, df, paths.raw_file(src, kind, day))
+            outcome.problems += fetched.problems
+            outcome.report.rows.append({
+                "day": day.isoformat(), "runs": frames["runs"].height,
+                "pending_runs": len(fetched.pending_runs),
+                "token_lines": frames["token_usage"].height,
+                "pull_requests": frames["pull_requests"].height,
+                "runs_skipped": int(frames["skips"]["count"].sum()),
+            })
+            say(f"[{i}/{len(days)}] {day} github: {frames['runs'].height} runs "
+                f"({len(fetched.pending_runs)} pending), {frames['token_usage'].height} "
+                f"token-usage lines, {frames['pull_requests'].height} Copilot PRs"
+                + (f"; skipped: {dict(fetched.skipped)}" if fetched.skipped else ""))
+    return outcome
+
+
+def _read_raw_day(paths: DataPaths, source: str, day: dt.date) -> dict[str, pl.DataFrame]:
+    """A source's raw frames of a day; required kinds default to empty, optional ones absent."""
+    raw: dict[str, pl.DataFrame] = {}
+    for kind, schema in RAW_KINDS.items():
+        df = read_parquet_or_none(paths.raw_file(source, kind, day))
+        if df is not None:
+            raw[kind] = df
+        elif kind in REQUIRED_RAW_KINDS:
+            raw[kind] = pl.DataFrame(schema=schema)
+    return raw
 
 
 def build_lake(settings: Settings, days: Sequence[dt.date],
@@ -98,17 +197,13 @@ def build_lake(settings: Settings, days: Sequence[dt.date],
     paths = DataPaths(settings.data_dir)
     report = StageReport()
     for i, day in enumerate(days, start=1):
-        per_source = [
-            build_source_day(_read_raw(paths, source, "runs", day),
-                             _read_raw(paths, source, "token_usage", day), day, source)
-            for source in paths.raw_sources("runs")
-        ]
+        per_source = [build_source_day(_read_raw_day(paths, source, day), day, source)
+                      for source in paths.raw_sources("runs")]
         lake_day = combine(per_source, day)
         # Priced at lake time with today's price table and config: re-materializing re-prices.
         requests = price_requests(lake_day.llm_requests, settings.config.prices)
         unpriced = unpriced_summary(requests)
-        frames = {"workflow_runs": lake_day.workflow_runs, "llm_requests": requests,
-                  "ingest_log": lake_day.ingest_log}
+        frames = {**lake_day.data, "llm_requests": requests, "ingest_log": lake_day.ingest_log}
         for dataset, df in frames.items():
             write_parquet_atomic(paths, df, paths.lake_file(dataset, day))
         for dataset, df in lake_day.quarantine.items():
@@ -117,6 +212,7 @@ def build_lake(settings: Settings, days: Sequence[dt.date],
         row = {"day": day.isoformat(),
                "runs": lake_day.workflow_runs.height,
                "requests": lake_day.llm_requests.height,
+               "pull_requests": lake_day.pull_requests.height,
                "rows_in": int(ing["rows_in"].sum()),
                "rows_quarantined": int(ing["rows_quarantined"].sum()),
                "rows_duplicate": int(ing["rows_duplicate"].sum()),
@@ -157,6 +253,7 @@ def load_warehouse(settings: Settings, days: Sequence[dt.date],
             frames = {
                 "fact_workflow_runs": runs,
                 "fact_llm_requests": requests,
+                "fact_pull_requests": _read_lake(paths, "pull_requests", day),
                 "kpi_workflow_daily": kpi_workflow_daily(runs, requests),
                 "kpi_model_daily": kpi_model_daily(requests),
                 "history_daily": history_daily(runs, requests, ingest),

@@ -30,7 +30,7 @@ def _build(land: Path, tmp_path: Path, day: dt.date = DAY) -> LakeDay:
     index = LogsIndex(tmp_path / "state" / "idx.json")
     index.refresh(discover([land]))
     ex = extract_day(index, day)
-    return build_source_day(ex.runs, ex.token_lines, day, SRC)
+    return build_source_day({"runs": ex.runs, "token_usage": ex.token_lines}, day, SRC)
 
 
 def _log(lake: LakeDay, dataset: str) -> dict:
@@ -173,14 +173,15 @@ def test_a_day_with_only_runs_without_token_data(tmp_path):
 
 def test_skip_reasons_empty_when_every_run_has_token_data():
     lake = build_source_day(
-        raw_run_rows([{"_raw": {"run": summary_run(1, "2024-05-01T10:00:00Z")}}]),
-        raw_line_rows([token_record()]), DAY, SRC)
+        {"runs": raw_run_rows([{"_raw": {"run": summary_run(1, "2024-05-01T10:00:00Z")}}]),
+         "token_usage": raw_line_rows([token_record()])}, DAY, SRC)
     log = _log(lake, "llm_requests")
     assert (log["runs_skipped"], json.loads(log["skip_reasons"])) == (0, {})
 
 
 def test_an_empty_day():
-    lake = build_source_day(raw_run_rows([]), raw_line_rows([]), DAY, SRC)
+    lake = build_source_day({"runs": raw_run_rows([]), "token_usage": raw_line_rows([])},
+                            DAY, SRC)
     assert lake.workflow_runs.height == lake.llm_requests.height == 0
     assert lake.ingest_log.select("dataset", "rows_in", "rows_valid", "rows_quarantined",
                                   "rows_duplicate", "files").rows() == [

@@ -51,32 +51,35 @@ CANONICAL_TOKEN_USAGE = Path("sandbox/firewall/logs/api-proxy-logs/token-usage.j
 INDEX_VERSION = 2
 _RUN_DIR = re.compile(r"^run-(\d+)$")
 
-# Where each run field lives in the three shapes. First non-null wins, so run_summary's nested
-# `run.*` comes before the flat names of the --json outputs. Shared by the index (Python) and
-# the lake transform (DuckDB), so both read a run the same way.
+# Where each run field lives in the three gh-aw shapes and in the GitHub REST API's run object
+# (`id`, `name`, `path`, `html_url`, `repository.full_name`, `actor.login`, `run_started_at`).
+# First non-null wins, so run_summary's nested `run.*` comes before the flat names of the
+# --json outputs. Shared by the index (Python) and the lake transform (DuckDB), so both read a
+# run the same way.
 RUN_FIELD_PATHS: dict[str, tuple[str, ...]] = {
     "run_id": ("$.run.databaseId", "$.run.DatabaseID", "$.run_id", "$.databaseId",
-               "$.DatabaseID", "$.database_id"),
-    "run_number": ("$.run.number", "$.run.Number", "$.number", "$.Number"),
+               "$.DatabaseID", "$.database_id", "$.id"),
+    "run_number": ("$.run.number", "$.run.Number", "$.number", "$.Number", "$.run_number"),
     "run_attempt": ("$.run.attempt", "$.run.Attempt", "$.run_attempt", "$.attempt",
                     "$.Attempt", "$.RunAttempt"),
     "workflow": ("$.run.workflowName", "$.run.WorkflowName", "$.workflow_name",
-                 "$.workflowName", "$.WorkflowName"),
+                 "$.workflowName", "$.WorkflowName", "$.name"),
     "workflow_path": ("$.run.workflowPath", "$.run.WorkflowPath", "$.workflow_path",
-                      "$.workflowPath", "$.WorkflowPath"),
-    "repository": ("$.run.repository", "$.run.Repository", "$.repository", "$.Repository"),
-    "url": ("$.run.url", "$.run.URL", "$.url", "$.URL"),
+                      "$.workflowPath", "$.WorkflowPath", "$.path"),
+    "repository": ("$.run.repository", "$.run.Repository", "$.repository.full_name",
+                   "$.repository", "$.Repository"),
+    "url": ("$.run.url", "$.run.URL", "$.html_url", "$.url", "$.URL"),
     "status": ("$.run.status", "$.run.Status", "$.status", "$.Status"),
     "conclusion": ("$.run.conclusion", "$.run.Conclusion", "$.conclusion", "$.Conclusion"),
     "event": ("$.run.event", "$.run.Event", "$.event", "$.Event"),
     "head_branch": ("$.run.headBranch", "$.run.HeadBranch", "$.branch", "$.head_branch",
                     "$.headBranch", "$.HeadBranch"),
     "head_sha": ("$.run.headSha", "$.run.HeadSha", "$.head_sha", "$.headSha", "$.HeadSha"),
-    "actor": ("$.run.actor", "$.run.Actor", "$.actor", "$.Actor"),
+    "actor": ("$.run.actor", "$.run.Actor", "$.actor.login", "$.actor", "$.Actor"),
     "created_at": ("$.run.createdAt", "$.run.CreatedAt", "$.created_at", "$.createdAt",
                    "$.CreatedAt"),
     "started_at": ("$.run.startedAt", "$.run.StartedAt", "$.started_at", "$.startedAt",
-                   "$.StartedAt"),
+                   "$.StartedAt", "$.run_started_at"),
     "updated_at": ("$.run.updatedAt", "$.run.UpdatedAt", "$.updated_at", "$.updatedAt",
                    "$.UpdatedAt"),
     "duration_ns": ("$.run.Duration", "$.Duration"),

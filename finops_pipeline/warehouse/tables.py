@@ -13,6 +13,7 @@ import polars as pl
 
 from finops_pipeline.transforms.kpis import history_daily, kpi_model_daily, kpi_workflow_daily
 from finops_pipeline.transforms.lake_day import INGEST_LOG_SCHEMA
+from finops_pipeline.transforms.pull_requests import PULL_REQUESTS_SCHEMA
 from finops_pipeline.transforms.requests import LLM_REQUESTS_SCHEMA
 from finops_pipeline.transforms.runs import WORKFLOW_RUNS_SCHEMA
 
@@ -52,6 +53,10 @@ def tables() -> tuple[Table, ...]:
         Table("fact_llm_requests", ("repo", "run_id", "request_id"),
               "One row per LLM request through the api-proxy, disjoint token buckets.",
               public(LLM_REQUESTS_SCHEMA)),
+        Table("fact_pull_requests", ("repo", "number"),
+              "Copilot coding-agent pull requests on their creation day: merged, rejected "
+              "(closed unmerged) or open; runs link to them by head branch.",
+              public(PULL_REQUESTS_SCHEMA)),
         Table("kpi_workflow_daily", ("day", "repo", "workflow"),
               "Daily KPIs per workflow (DESIGN section 6).",
               dict(kpi_workflow_daily(runs, requests).schema)),

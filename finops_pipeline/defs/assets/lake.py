@@ -14,18 +14,21 @@ PRICED_CHECK = "all_requests_priced"
 LAKE_KEYS = {
     "workflow_runs": dg.AssetKey(["lake", "workflow_runs"]),
     "llm_requests": dg.AssetKey(["lake", "llm_requests"]),
+    "pull_requests": dg.AssetKey(["lake", "pull_requests"]),
     "ingest_log": dg.AssetKey(["lake", "ingest_log"]),
 }
+SOURCE_KEYS = [dg.AssetKey(["sources", "gh_aw_logs"]), dg.AssetKey(["sources", "github"])]
 _DESCRIPTIONS = {
     "workflow_runs": "One row per workflow run attempt (repo, run_id, run_attempt) per day.",
     "llm_requests": "One row per LLM request (repo, run_id, request_id), disjoint token buckets.",
+    "pull_requests": "Copilot coding-agent pull requests (repo, number) on their creation day.",
     "ingest_log": "Per day, dataset and source: rows_in = valid + quarantined + duplicate.",
 }
 
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(key, deps=[dg.AssetKey(["sources", "gh_aw_logs"])], group_name="lake",
+        dg.AssetSpec(key, deps=SOURCE_KEYS, group_name="lake",
                      kinds={"polars", "parquet"}, description=_DESCRIPTIONS[name])
         for name, key in LAKE_KEYS.items()
     ],
@@ -59,6 +62,10 @@ def lake(context: dg.AssetExecutionContext, finops: FinopsConfig):
                   "unpriced_requests": report.total("unpriced_requests"),
                   "rows_quarantined": report.total("rows_quarantined"),
                   "rows_duplicate": report.total("rows_duplicate")},
+    )
+    yield dg.MaterializeResult(
+        asset_key=LAKE_KEYS["pull_requests"],
+        metadata={"dagster/row_count": report.total("pull_requests")},
     )
     yield dg.MaterializeResult(
         asset_key=LAKE_KEYS["ingest_log"],

@@ -1,0 +1,46 @@
+"""Copilot coding-agent pull requests: raw fields as text, then the lake dataset."""
+
+from __future__ import annotations
+
+import pandera.polars as pa
+import polars as pl
+from pandera.api.polars.types import PolarsData
+
+from finops_pipeline.schemas import checks
+
+PR_STATES = ("merged", "rejected", "open")
+
+
+class RawPullRequest(pa.DataFrameModel):
+    repo: str = pa.Field(nullable=False, str_matches=r"^[^/\s]+/[^/\s]+$")
+    number: str = pa.Field(nullable=False)
+    state: str = pa.Field(nullable=False, isin=list(PR_STATES))
+    created_at: str = pa.Field(nullable=False)
+    merged_at: str = pa.Field(nullable=True)
+    closed_at: str = pa.Field(nullable=True)
+
+    @pa.check("number", name="a positive integer")
+    def _number(cls, data: PolarsData) -> pl.LazyFrame:
+        return checks.matches(data, checks.POSITIVE_INT)
+
+    @pa.check("created_at", "merged_at", "closed_at", name="an ISO 8601 timestamp")
+    def _timestamp(cls, data: PolarsData) -> pl.LazyFrame:
+        return checks.is_timestamp(data)
+
+    class Config:
+        strict = False
+
+
+class PullRequests(pa.DataFrameModel):
+    """The `pull_requests` lake dataset: one row per (repo, number), on its creation day."""
+
+    day: pl.Date = pa.Field(nullable=False)
+    repo: str = pa.Field(nullable=False)
+    number: pl.Int64 = pa.Field(nullable=False, ge=1)
+
+    @pa.dataframe_check(name="created on the partition day (UTC)")
+    def _created_on_day(cls, data: PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(pl.col("created_at").dt.date() == pl.col("day"))
+
+    class Config:
+        strict = False

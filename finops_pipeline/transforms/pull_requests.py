@@ -1,0 +1,43 @@
+"""Raw pull-request rows -> the canonical `pull_requests` dataset (Copilot agent outcomes)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from finops_pipeline.schemas.pull_requests import PullRequests, RawPullRequest
+from finops_pipeline.transforms.json_extract import extract_fields
+from finops_pipeline.transforms.timeparse import parse_utc_timestamp
+from finops_pipeline.transforms.validation import split_valid
+
+PR_FIELDS = ("repo", "number", "state", "created_at", "merged_at", "closed_at", "head_ref",
+             "author", "title", "url")
+PULL_REQUESTS_SCHEMA: dict[str, pl.DataType] = {
+    "day": pl.Date(), "source": pl.String(), "repo": pl.String(), "number": pl.Int64(),
+    "state": pl.String(), "created_at": pl.Datetime("us", "UTC"),
+    "merged_at": pl.Datetime("us", "UTC"), "closed_at": pl.Datetime("us", "UTC"),
+    "head_ref": pl.String(), "author": pl.String(), "title": pl.String(), "url": pl.String(),
+    "_source": pl.String(), "_line": pl.Int64(),
+}
+
+
+def parse_pull_requests(raw: pl.DataFrame, day: dt.date,
+                        source: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(valid pull requests, rejected rows with _reason) of one source's day."""
+    fields = extract_fields(raw, "_raw", {f: (f"$.{f}",) for f in PR_FIELDS})
+    not_object = fields.filter(pl.col("_json_type").is_null() | (pl.col("_json_type") != "OBJECT"))
+    valid, rejected = split_valid(fields.filter(pl.col("_json_type") == "OBJECT"), RawPullRequest)
+    rejected = pl.concat([not_object.with_columns(pl.lit("not a JSON object").alias("_reason")),
+                          rejected], how="diagonal_relaxed")
+    typed = valid.select(
+        pl.lit(day).alias("day"), pl.lit(source).alias("source"), "repo",
+        pl.col("number").str.replace(r"\.0*$", "").cast(pl.Int64),
+        "state",
+        *[parse_utc_timestamp(pl.col(c)).alias(c) for c in ("created_at", "merged_at",
+                                                             "closed_at")],
+        "head_ref", "author", "title", "url", "_source", "_line", "_raw",
+    )
+    typed, wrong_day = split_valid(typed, PullRequests)
+    rejected = pl.concat([rejected, wrong_day], how="diagonal_relaxed")
+    return typed.select(list(PULL_REQUESTS_SCHEMA)), rejected
