@@ -40,9 +40,9 @@ def populate(gh: FakeGitHub) -> None:
                                       "aw_info.json": json.dumps({"engine_id": "claude"})}))
         gh.add_artifact("acme/api", runs[2]["id"], "unrelated", make_zip({"x.txt": "x"}))
         gh.add_run("acme/web", created_at=f"{day}T12:00:00Z", id=base + 50, name="Triage",
-                   status="in_progress", head_branch="copilot/fix-1")
+                   status="in_progress", head_branch=f"copilot/fix-{base}")
         gh.add_pull("acme/web", base, created_at=f"{day}T09:00:00Z",
-                    merged_at=f"{day}T15:00:00Z")
+                    merged_at=f"{day}T15:00:00Z", head_ref=f"copilot/fix-{base}")
         gh.add_pull("acme/web", base + 1, created_at=f"{day}T10:00:00Z", author="octocat",
                     head_ref="feature/x")  # not Copilot's: ignored
 
@@ -84,6 +84,8 @@ def test_github_days_fill_the_lake_and_warehouse(tmp_path: Path, fake_clock):
         log = con.sql("SELECT day, dataset, rows_in, rows_valid, runs_skipped, skip_reasons "
                       "FROM ingest_log WHERE source = 'github' ORDER BY ALL").fetchall()
         cost = con.execute("SELECT count(*), count(cost_usd) FROM fact_llm_requests").fetchone()
+        linked = con.execute("SELECT run_id, pr_number, pr_state FROM v_run_pull_requests "
+                             "ORDER BY run_id").fetchall()
     assert runs == [
         (D1, "acme/api", 100, "completed", True, 4, "github"),
         (D1, "acme/api", 101, "completed", True, 4, "github"),
@@ -94,13 +96,14 @@ def test_github_days_fill_the_lake_and_warehouse(tmp_path: Path, fake_clock):
         (D2, "acme/api", 202, "completed", False, 0, "github"),
         (D2, "acme/web", 250, "in_progress", False, 0, "github"),
     ]
-    assert prs == [(D1, "acme/web", 100, "merged", "copilot/task-100"),
-                   (D2, "acme/web", 200, "merged", "copilot/task-200")]
+    assert prs == [(D1, "acme/web", 100, "merged", "copilot/fix-100"),
+                   (D2, "acme/web", 200, "merged", "copilot/fix-200")]
     reasons = {(d, ds): json.loads(r) for d, ds, _, _, _, r in log}
     assert reasons[(D1, "llm_requests")] == {"no matching artifact": 1, "run not completed": 1}
     assert [(d, ds, n, v) for d, ds, n, v, _, _ in log if ds == "llm_requests"] == [
         (D1, "llm_requests", 8, 8), (D2, "llm_requests", 8, 8)]
     assert cost == (16, 16)
+    assert linked == [(150, 100, "merged"), (250, 200, "merged")]  # by head branch
 
 
 def test_injected_faults_change_nothing(tmp_path: Path, fake_clock):

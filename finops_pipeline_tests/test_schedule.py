@@ -39,3 +39,19 @@ def test_schedule_is_on_by_default_at_8_utc():
     assert schedule.execution_timezone == "UTC"
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
     assert schedule.job_name == "finops_daily"
+
+
+def test_instance_config_limits_the_warehouse_pool_and_queues_runs(tmp_path):
+    from finops_pipeline.instance import ensure_dagster_home
+    from finops_pipeline.lake import DataPaths
+
+    home = ensure_dagster_home(DataPaths(tmp_path))
+    (home / "dagster.yaml").write_text((home / "dagster.yaml").read_text())  # kept, not reset
+    instance = dg.DagsterInstance.from_config(str(home))
+    try:
+        config = instance.get_concurrency_config()
+        assert config.pool_config.default_pool_limit == 1
+        assert config.run_queue_config.max_concurrent_runs == 4
+        assert instance.run_monitoring_enabled
+    finally:
+        instance.dispose()

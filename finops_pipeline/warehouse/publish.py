@@ -20,6 +20,7 @@ import duckdb
 
 from finops_pipeline.lake import DataPaths
 from finops_pipeline.warehouse.tables import create_statements
+from finops_pipeline.warehouse.views import view_statements
 
 
 class WarehouseBusy(RuntimeError):
@@ -41,7 +42,7 @@ def _writer_lock(paths: DataPaths, wait: bool) -> Iterator[None]:
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    for statement in create_statements():
+    for statement in [*create_statements(), *view_statements()]:
         con.execute(statement)
 
 

@@ -1,0 +1,28 @@
+"""Views answering the usual questions without a join (DESIGN section 7)."""
+
+VIEWS = {
+    "v_run_pull_requests": """
+        -- Runs linked to the Copilot coding-agent pull request of their head branch.
+        SELECT r.day, r.repo, r.workflow, r.run_id, r.run_attempt, r.head_branch,
+               r.conclusion, p.number AS pr_number, p.state AS pr_state,
+               p.created_at AS pr_created_at, p.merged_at AS pr_merged_at
+        FROM fact_workflow_runs r
+        JOIN fact_pull_requests p ON p.repo = r.repo AND p.head_ref = r.head_branch
+    """,
+    "v_expensive_workflows": """
+        -- Workflows by estimated cost over every loaded day (filter kpi_workflow_daily by
+        -- day for a period). unpriced_requests > 0 means part of the cost is unknown.
+        SELECT repo, workflow, count(DISTINCT day) AS days, sum(runs) AS runs,
+               sum(requests) AS requests, sum(total_tokens) AS total_tokens,
+               sum(cost_usd) AS cost_usd, sum(unpriced_requests) AS unpriced_requests,
+               sum(cost_usd) / nullif(sum(instrumented_runs), 0) AS avg_cost_per_run,
+               sum(cost_usd) / nullif(sum(sum(cost_usd)) OVER (), 0) AS share_of_cost
+        FROM kpi_workflow_daily
+        GROUP BY repo, workflow
+        ORDER BY cost_usd DESC NULLS LAST, total_tokens DESC
+    """,
+}
+
+
+def view_statements() -> list[str]:
+    return [f"CREATE OR REPLACE VIEW {name} AS {sql.strip()}" for name, sql in VIEWS.items()]
