@@ -117,3 +117,42 @@ def test_a_killed_materialization_leaves_the_warehouse_readable(demo_dir: Path, 
                       .select(pl.len()).write_json())
     assert runs[0]["len"] > 0
     assert not building.exists()
+
+
+CONSISTENT_READER = """
+import sys, time, duckdb
+path, seconds = sys.argv[1], float(sys.argv[2])
+end, ok, errors = time.monotonic() + seconds, 0, []
+while time.monotonic() < end:
+    try:
+        with duckdb.connect(path, read_only=True) as con:
+            # Every published state is whole days: facts, KPIs and accounting agree.
+            facts = con.execute("SELECT count(*) FROM fact_llm_requests").fetchone()[0]
+            kpis = con.execute("SELECT coalesce(sum(requests), 0) FROM kpi_workflow_daily"
+                               ).fetchone()[0]
+            bad = con.execute("SELECT count(*) FROM ingest_log WHERE rows_in <> rows_valid"
+                              " + rows_quarantined + rows_duplicate").fetchone()[0]
+            assert facts == kpis and bad == 0, (facts, kpis, bad)
+            ok += 1
+    except Exception as exc:
+        errors.append(repr(exc))
+print(ok, len(errors), errors[:3])
+"""
+
+
+def test_a_reader_loop_during_materializations_sees_no_error(demo_dir: Path, tmp_path: Path):
+    data = tmp_path / "data"
+    subprocess.run(["cp", "-r", str(demo_dir), str(data)], check=True)
+    reader = subprocess.Popen([sys.executable, "-c", CONSISTENT_READER,
+                               str(DataPaths(data).warehouse), "6"],
+                              stdout=subprocess.PIPE, text=True)
+    runs = 0
+    while reader.poll() is None:
+        seed = 20 + runs  # different data each time, so every run really rewrites the days
+        generate_landing(data / "landing" / "gh-aw-logs", days=3, end_day=END, seed=seed)
+        assert materialize(data, START, END).success  # never blocked by the reader
+        runs += 1
+    out, _ = reader.communicate(timeout=60)
+    ok, n_errors, errors = out.split(" ", 2)
+    assert int(n_errors) == 0, errors
+    assert int(ok) > 0 and runs > 0
