@@ -23,6 +23,14 @@ from finops_pipeline.lake import (
 from finops_pipeline.pricing import price_requests, unpriced_summary
 from finops_pipeline.sources import gh_aw_logs
 from finops_pipeline.sources.github import landing as github_landing
+from finops_pipeline.sources.github.archive import ArchiveLimits
+from finops_pipeline.sources.github.client import (
+    GitHubAuthError,
+    GitHubClient,
+    GitHubError,
+    GitHubPermissionError,
+)
+from finops_pipeline.sources.github.fetch import fetch_day
 from finops_pipeline.transforms.kpis import history_daily, kpi_model_daily, kpi_workflow_daily
 from finops_pipeline.transforms.lake_day import (
     INGEST_LOG_SCHEMA,
@@ -111,15 +119,6 @@ def extract_github(settings: Settings, days: Sequence[dt.date],
     a missing or refused token, or a listing that fails after every retry, leaves the slices
     delivered before untouched (DESIGN section 8) and is reported as `error`.
     """
-    from finops_pipeline.sources.github.archive import ArchiveLimits
-    from finops_pipeline.sources.github.client import (
-        GitHubAuthError,
-        GitHubClient,
-        GitHubError,
-        GitHubPermissionError,
-    )
-    from finops_pipeline.sources.github.fetch import fetch_day
-
     say = _progress(progress)
     outcome = SourceOutcome(StageReport())
     if not settings.github_repos:
