@@ -254,3 +254,25 @@ def test_empty_landing_materializes_empty_day(tmp_path: Path):
     result = materialize(tmp_path / "empty", D1, D1)
     assert result.success
     assert sql(tmp_path / "empty", "SELECT runs, requests FROM history_daily").rows() == [(0, 0)]
+
+
+def test_rematerializing_reprices_with_the_current_config(data_dir: Path, tmp_path: Path):
+    materialize(data_dir, D1, D1)
+    before = sql(data_dir, "SELECT request_id, cost_usd, price_basis FROM fact_llm_requests "
+                           "ORDER BY request_id")
+    assert before["price_basis"].to_list() == ["list_api", "list_api"]
+    # An override effective from D1 (a negotiated price), picked up by the next run.
+    (tmp_path / "finops.yaml").write_text(
+        "prices:\n  - {provider: anthropic, model: claude-sonnet-4-6, effective_from: "
+        "2026-03-01, input_mtok: 1.0, output_mtok: 2.0, cache_read_mtok: 0.5, "
+        "cache_write_mtok: 1.5}\n")
+    materialize(data_dir, D1, D1)
+    after = sql(data_dir, "SELECT request_id, cost_usd, price_basis FROM fact_llm_requests "
+                          "ORDER BY request_id")
+    # a1: 10 in, 100 out, 1000 cache read; a2: 20 in, 200 out, 2000 read, 500 written ($/MTok)
+    assert after["cost_usd"].to_list() == pytest.approx([
+        (10 * 1.0 + 100 * 2.0 + 1000 * 0.5) / 1e6,
+        (20 * 1.0 + 200 * 2.0 + 2000 * 0.5 + 500 * 1.5) / 1e6])
+    assert after["price_basis"].to_list() == ["config_override", "config_override"]
+    kpi = sql(data_dir, "SELECT cost_usd FROM kpi_workflow_daily WHERE day = '2026-03-01'")
+    assert kpi.item() == pytest.approx(sum(after["cost_usd"]))
