@@ -153,7 +153,7 @@ Try:
   finops sql "{SQL_EXAMPLE}"
   finops sql "select day, dataset, rows_in, rows_quarantined from ingest_log order by day" \\
       --format csv
-  dagster dev -w workspace.yaml      # the asset graph and run history in the UI
+  make dev                           # the Dagster UI: asset graph, runs, schedule
 """)
     return 0
 

@@ -31,7 +31,12 @@ from finops_pipeline.sources.github.client import (
     GitHubPermissionError,
 )
 from finops_pipeline.sources.github.fetch import fetch_day
-from finops_pipeline.transforms.kpis import history_daily, kpi_model_daily, kpi_workflow_daily
+from finops_pipeline.transforms.kpis import (
+    history_daily,
+    kpi_model_daily,
+    kpi_workflow_daily,
+    kpi_workflow_model_daily,
+)
 from finops_pipeline.transforms.lake_day import (
     INGEST_LOG_SCHEMA,
     SCHEMAS,
@@ -255,6 +260,7 @@ def load_warehouse(settings: Settings, days: Sequence[dt.date],
                 "fact_pull_requests": _read_lake(paths, "pull_requests", day),
                 "kpi_workflow_daily": kpi_workflow_daily(runs, requests),
                 "kpi_model_daily": kpi_model_daily(requests),
+                "kpi_workflow_model_daily": kpi_workflow_model_daily(requests),
                 "history_daily": history_daily(runs, requests, ingest),
                 "ingest_log": ingest,
             }

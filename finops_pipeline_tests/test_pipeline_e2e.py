@@ -137,6 +137,11 @@ def test_range_in_one_run_fills_every_table(data_dir: Path):
                            "cache_read_tokens FROM kpi_workflow_daily WHERE day = '2026-03-02'")
     # Copilot's input includes cache reads: 1000 - 800 uncached.
     assert triage.rows() == [(2, 1, 1, 1, 200, 800)]
+    mix = sql(data_dir, "SELECT day, workflow, model, requests, share_of_requests, "
+                        "share_of_cost FROM kpi_workflow_model_daily ORDER BY day")
+    assert mix.rows() == [(D1, "Smoke Claude", "claude-sonnet-4-6", 2, 1.0, 1.0),
+                          (D2, "Triage", "gpt-5", 1, 1.0, 1.0),
+                          (D3, "Smoke Claude", "claude-sonnet-4-6", 1, 1.0, 1.0)]
     err = sql(data_dir, "SELECT error_rate FROM kpi_workflow_daily WHERE day = '2026-03-03'")
     assert err.item() == 1.0
     hist = sql(data_dir, "SELECT day, runs, requests, rows_quarantined, rows_duplicate "

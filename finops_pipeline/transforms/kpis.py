@@ -137,6 +137,32 @@ def kpi_model_daily(requests: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+KPI_WORKFLOW_MODEL_DAILY_COLUMNS = (
+    "day", "repo", "workflow", "provider", "model", "price_basis", "requests", "error_requests",
+    *TOKEN_BUCKETS, "prompt_tokens", "total_tokens", "cost_usd", "unpriced_requests",
+    "cache_hit_rate", "io_ratio", "error_rate", "share_of_requests", "share_of_cost",
+)
+
+
+def kpi_workflow_model_daily(requests: pl.DataFrame) -> pl.DataFrame:
+    """Model mix per workflow: one row per (day, repo, workflow, provider, model), with the
+    model's share of the workflow's requests and priced cost that day."""
+    scope = ["day", "repo", "workflow"]
+    keys = [*scope, "provider", "model"]
+    c = pl.col
+    return (
+        requests.group_by(keys)
+        .agg(*request_sums(), pl.col("price_basis").drop_nulls().first().alias("price_basis"))
+        .with_columns(ratio_metrics())
+        .with_columns(
+            (c("requests") / c("requests").sum().over(scope)).alias("share_of_requests"),
+            _safe_div(c("cost_usd"), c("cost_usd").sum().over(scope)).alias("share_of_cost"),
+        )
+        .select(KPI_WORKFLOW_MODEL_DAILY_COLUMNS)
+        .sort(keys)
+    )
+
+
 HISTORY_DAILY_COLUMNS = (
     "day", "runs", "run_attempts", "instrumented_runs", "failed_runs", "requests",
     "error_requests", *TOKEN_BUCKETS, "reasoning_tokens", "prompt_tokens", "total_tokens",

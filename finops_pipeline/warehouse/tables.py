@@ -11,7 +11,12 @@ from functools import cache
 
 import polars as pl
 
-from finops_pipeline.transforms.kpis import history_daily, kpi_model_daily, kpi_workflow_daily
+from finops_pipeline.transforms.kpis import (
+    history_daily,
+    kpi_model_daily,
+    kpi_workflow_daily,
+    kpi_workflow_model_daily,
+)
 from finops_pipeline.transforms.lake_day import INGEST_LOG_SCHEMA
 from finops_pipeline.transforms.pull_requests import PULL_REQUESTS_SCHEMA
 from finops_pipeline.transforms.requests import LLM_REQUESTS_SCHEMA
@@ -63,6 +68,10 @@ def tables() -> tuple[Table, ...]:
         Table("kpi_model_daily", ("day", "provider", "model"),
               "Daily volume and cost per model, with its share of the day (model mix).",
               dict(kpi_model_daily(requests).schema)),
+        Table("kpi_workflow_model_daily", ("day", "repo", "workflow", "provider", "model"),
+              "Model mix per workflow: each model's requests, tokens, cost and share of the "
+              "workflow's day.",
+              dict(kpi_workflow_model_daily(requests).schema)),
         Table("history_daily", ("day",), "One row per day for the whole estate.",
               dict(history_daily(runs, requests, ingest).schema)),
         Table("ingest_log", ("day", "dataset", "source"),
@@ -80,5 +89,6 @@ def create_statements() -> list[str]:
     for t in tables():
         cols = ",\n  ".join(f'"{c}" {_polars_to_duckdb(d)}' for c, d in t.schema.items())
         out.append(f"CREATE TABLE IF NOT EXISTS {t.name} (\n  {cols}\n)")
-        out.append(f"COMMENT ON TABLE {t.name} IS '{t.description} Grain: {', '.join(t.grain)}.'")
+        comment = f"{t.description} Grain: {', '.join(t.grain)}.".replace("'", "''")
+        out.append(f"COMMENT ON TABLE {t.name} IS '{comment}'")
     return out
