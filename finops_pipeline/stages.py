@@ -184,7 +184,10 @@ def _read_raw_day(paths: DataPaths, source: str, day: dt.date) -> dict[str, pl.D
     for kind, schema in RAW_KINDS.items():
         df = read_parquet_or_none(paths.raw_file(source, kind, day))
         if df is not None:
-            raw[kind] = df
+            # Raw files written by an older version lack newer columns: add them as nulls.
+            raw[kind] = df.with_columns(pl.lit(None, dtype).alias(col)
+                                        for col, dtype in schema.items()
+                                        if col not in df.columns)
         elif kind in REQUIRED_RAW_KINDS:
             raw[kind] = pl.DataFrame(schema=schema)
     return raw

@@ -96,3 +96,18 @@ def test_reader_process_never_fails_during_writes(tmp_path: Path):
     ok, n_errors, errors = out.split(" ", 2)
     assert int(n_errors) == 0, errors
     assert int(ok) > 0 and writes > 0
+
+
+def test_an_older_warehouse_gains_new_columns_and_keeps_its_rows(tmp_path: Path):
+    paths = DataPaths(tmp_path)
+    paths.warehouse_dir.mkdir(parents=True)
+    with duckdb.connect(str(paths.warehouse)) as con:  # as an older version left it
+        con.execute("CREATE TABLE ingest_log (day DATE, dataset VARCHAR, source VARCHAR, "
+                    "rows_in BIGINT)")
+        con.execute("INSERT INTO ingest_log VALUES ('2026-02-01', 'llm_requests', 'x', 7)")
+    with open_for_update(paths) as con:
+        replace_day(con, D1, {"ingest_log": ingest_rows(D1, 2)})
+    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+        rows = con.execute("SELECT day, rows_in, rows_valid FROM ingest_log ORDER BY day, "
+                           "rows_in").fetchall()
+    assert rows == [(dt.date(2026, 2, 1), 7, None), (D1, 0, 0), (D1, 1, 1)]

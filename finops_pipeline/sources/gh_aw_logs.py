@@ -47,7 +47,13 @@ LANDING_NAME = "gh-aw-logs"
 RUN_SUMMARY = "run_summary.json"
 AW_INFO = "aw_info.json"
 TOKEN_USAGE = "token-usage.jsonl"
+TOKEN_USAGE_NAMES = (TOKEN_USAGE, "token_usage.jsonl")  # the `usage` artifact's spelling
+AGENT_USAGE = "agent_usage.json"
 CANONICAL_TOKEN_USAGE = Path("sandbox/firewall/logs/api-proxy-logs/token-usage.jsonl")
+# gh-aw's own preference after the canonical path: the AWF >= 0.27.7 audit dir, then `usage`.
+PREFERRED_TOKEN_USAGE = (CANONICAL_TOKEN_USAGE,
+                         Path("sandbox/firewall/audit/api-proxy-logs/token-usage.jsonl"),
+                         Path("usage/agent/token_usage.jsonl"))
 INDEX_VERSION = 2
 _RUN_DIR = re.compile(r"^run-(\d+)$")
 
@@ -99,6 +105,16 @@ RUN_FIELD_PATHS: dict[str, tuple[str, ...]] = {
     "summary_requests": ("$.token_usage_summary.total_requests",),
 }
 # aw_info.json fills what the summary lacks (older summaries carry no repository).
+# agent_usage.json (gh-aw's parse_token_usage.cjs) holds run totals with the proxy's meaning:
+# the run-level fallback when a run has no token-usage.jsonl.
+AGENT_USAGE_FIELD_PATHS: dict[str, tuple[str, ...]] = {
+    "summary_input_tokens": ("$.input_tokens",),
+    "summary_output_tokens": ("$.output_tokens",),
+    "summary_cache_read_tokens": ("$.cache_read_tokens",),
+    "summary_cache_write_tokens": ("$.cache_write_tokens",),
+    "reported_ai_credits": ("$.ai_credits",),
+    "primary_model": ("$.primary_model", "$.model"),
+}
 AW_INFO_FIELD_PATHS: dict[str, tuple[str, ...]] = {
     "repository": ("$.repository",),
     "workflow": ("$.workflow_name",),
@@ -106,6 +122,7 @@ AW_INFO_FIELD_PATHS: dict[str, tuple[str, ...]] = {
     "actor": ("$.actor",),
     "event": ("$.event_name",),
     "engine": ("$.engine_id",),
+    "primary_model": ("$.model",),
 }
 
 RAW_RUNS_SCHEMA = {
@@ -115,6 +132,7 @@ RAW_RUNS_SCHEMA = {
     "_run_ref": pl.String,  # links token-usage lines to their run
     "_raw": pl.String,  # the run object as JSON text
     "_aw_info": pl.String,  # aw_info.json of the run folder, when present
+    "_agent_usage": pl.String,  # agent_usage.json (run totals; a fallback without requests)
     "_token_files": pl.Int32,  # token-usage.jsonl files found for the run
 }
 RAW_TOKEN_LINES_SCHEMA = {
@@ -318,11 +336,20 @@ def _runs_in_file(kind: str, path: Path) -> Iterator[tuple[int, Any, str]]:
 
 
 def _token_usage_files(run_dir: Path) -> list[Path]:
-    """Every token-usage.jsonl below a run folder, the canonical one first, then by path."""
-    files = [Path(root) / TOKEN_USAGE for root, _dirs, names in os.walk(run_dir)
-             if TOKEN_USAGE in names]
-    canonical = run_dir / CANONICAL_TOKEN_USAGE
-    return sorted(files, key=lambda p: (p != canonical, str(p)))
+    """Every token-usage.jsonl below a run folder: the preferred paths first, then by path."""
+    files = [Path(root) / name for root, _dirs, names in os.walk(run_dir)
+             for name in TOKEN_USAGE_NAMES if name in names]
+    preferred = [run_dir / p for p in PREFERRED_TOKEN_USAGE]
+    return sorted(files, key=lambda p: (preferred.index(p) if p in preferred
+                                        else len(preferred), str(p)))
+
+
+def _find_member(run_dir: Path, name: str) -> Path | None:
+    """`name` directly in the run folder, else the first found below it (by path)."""
+    if (run_dir / name).is_file():
+        return run_dir / name
+    found = sorted(Path(root) / name for root, _d, names in os.walk(run_dir) if name in names)
+    return found[0] if found else None
 
 
 def extract_day(index: LogsIndex, day: dt.date) -> DayExtract:
@@ -347,13 +374,17 @@ def extract_day(index: LogsIndex, day: dt.date) -> DayExtract:
             if kind == "run_summary":
                 run_dir = path.parent
                 token_files = _token_usage_files(run_dir)
-                aw_info = run_dir / AW_INFO
-                aw_text = _read_text(aw_info) if aw_info.is_file() else None
+                aw_info = _find_member(run_dir, AW_INFO)
+                agent_usage = _find_member(run_dir, AGENT_USAGE)
                 ref = str(run_dir)
                 for rank, tf in enumerate(token_files):
                     files += 1
                     line_rows.extend(_token_lines(ref, tf, rank))
-                run_rows.append(_raw_run(path, line, shape, ref, obj, aw_text, len(token_files)))
+                run_rows.append(_raw_run(path, line, shape, ref, obj,
+                                         _read_text(aw_info) if aw_info else None,
+                                         len(token_files),
+                                         agent_usage=_read_text(agent_usage)
+                                         if agent_usage else None))
             else:
                 run_rows.append(_raw_run(path, line, shape, f"{path}#{number}", obj, None, 0))
     runs_df = pl.DataFrame(run_rows, schema=RAW_RUNS_SCHEMA)
@@ -367,10 +398,12 @@ def _created_at_text(obj: Any) -> str | None:
 
 
 def _raw_run(path: Path, line: int, shape: str, ref: str, obj: Any, aw_info: str | None,
-             token_files: int, error: str | None = None) -> dict[str, Any]:
+             token_files: int, error: str | None = None,
+             agent_usage: str | None = None) -> dict[str, Any]:
     raw = json.dumps(obj) if error is None else json.dumps({"_unreadable": error})
     return {"_source": str(path), "_line": line, "_shape": shape, "_run_ref": ref,
-            "_raw": raw, "_aw_info": aw_info, "_token_files": token_files}
+            "_raw": raw, "_aw_info": aw_info, "_agent_usage": agent_usage,
+            "_token_files": token_files}
 
 
 def _token_lines(ref: str, path: Path, rank: int) -> list[dict[str, Any]]:

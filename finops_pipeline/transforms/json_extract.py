@@ -39,31 +39,29 @@ def extract_fields(
     df: pl.DataFrame,
     text_column: str,
     fields: Mapping[str, Sequence[str]],
-    fallback_column: str | None = None,
-    fallback_fields: Mapping[str, Sequence[str]] | None = None,
+    fallbacks: Sequence[tuple[str, Mapping[str, Sequence[str]]]] = (),
 ) -> pl.DataFrame:
     """Add `_json_ok`, `_json_type` and one String column per field to `df`.
 
     Args:
         df: frame with a JSON text column.
-        text_column: the column holding JSON text.
-        fields: output name -> candidate JSON paths; the first non-null value wins.
-        fallback_column: a second JSON text column consulted after `fields`' paths.
-        fallback_fields: output name -> paths in `fallback_column`.
+        text_column: the column holding JSON text (`_json_ok`/`_json_type` describe it).
+        fields: output name -> candidate JSON paths; the first non-blank value wins.
+        fallbacks: further (JSON text column, name -> paths) consulted in order after
+            `fields`' paths; a name may appear only in a fallback.
     """
-    fallback_fields = fallback_fields or {}
+    names = list(dict.fromkeys([*fields, *(n for _, fb in fallbacks for n in fb)]))
     select = []
-    for name, paths in fields.items():
+    for name in names:
         # A blank string counts as absent, so the next candidate path gets its turn: Go writes
         # "" for unset string fields, which must not hide the value in aw_info.json.
         exprs = [f"nullif(trim(json_extract_string({text_column}, {_path_literal(p)})), '')"
-                 for p in paths]
-        if fallback_column:
-            exprs += [
-                f"CASE WHEN json_valid({fallback_column}) THEN "
-                f"nullif(trim(json_extract_string({fallback_column}, {_path_literal(p)})), '') END"
-                for p in fallback_fields.get(name, ())
-            ]
+                 for p in fields.get(name, ())]
+        exprs += [
+            f"CASE WHEN json_valid({column}) THEN "
+            f"nullif(trim(json_extract_string({column}, {_path_literal(p)})), '') END"
+            for column, fallback in fallbacks for p in fallback.get(name, ())
+        ]
         expr = exprs[0] if len(exprs) == 1 else f"coalesce({', '.join(exprs)})"
         select.append(f'CASE WHEN _json_ok THEN {expr} END AS "{name}"')
     query = f"""
@@ -78,4 +76,4 @@ def extract_fields(
         out = con.sql(query).pl()
         con.unregister("src")
     # DuckDB returns an empty frame's columns with its own types; pin them to String.
-    return out.with_columns(pl.col(list(fields)).cast(pl.String))
+    return out.with_columns(pl.col(names).cast(pl.String))

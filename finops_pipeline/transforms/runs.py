@@ -8,7 +8,11 @@ from dataclasses import dataclass
 import polars as pl
 
 from finops_pipeline.schemas.runs import RAW_RUN_INT_FIELDS, RawRun, WorkflowRuns
-from finops_pipeline.sources.gh_aw_logs import AW_INFO_FIELD_PATHS, RUN_FIELD_PATHS
+from finops_pipeline.sources.gh_aw_logs import (
+    AGENT_USAGE_FIELD_PATHS,
+    AW_INFO_FIELD_PATHS,
+    RUN_FIELD_PATHS,
+)
 from finops_pipeline.transforms.json_extract import extract_fields
 from finops_pipeline.transforms.timeparse import parse_utc_timestamp
 from finops_pipeline.transforms.validation import split_valid
@@ -20,7 +24,8 @@ WORKFLOW_RUNS_SCHEMA: dict[str, pl.DataType] = {
     "run_attempt": pl.Int32(), "run_number": pl.Int64(), "workflow": pl.String(),
     "workflow_path": pl.String(), "event": pl.String(), "head_branch": pl.String(),
     "head_sha": pl.String(), "status": pl.String(), "conclusion": pl.String(),
-    "is_failed": pl.Boolean(), "actor": pl.String(), "engine": pl.String(), "url": pl.String(),
+    "is_failed": pl.Boolean(), "actor": pl.String(), "engine": pl.String(),
+    "primary_model": pl.String(), "url": pl.String(),
     "created_at": pl.Datetime("us", "UTC"), "started_at": pl.Datetime("us", "UTC"),
     "updated_at": pl.Datetime("us", "UTC"), "duration_ms": pl.Int64(), "turns": pl.Int64(),
     "error_count": pl.Int64(), "warning_count": pl.Int64(), "reported_tokens": pl.Int64(),
@@ -64,7 +69,11 @@ def _int(name: str) -> pl.Expr:
 
 def parse_runs(raw: pl.DataFrame, day: dt.date, source: str) -> ParsedRuns:
     """Extract, validate and type the runs of one day from one source's raw run rows."""
-    fields = extract_fields(raw, "_raw", RUN_FIELD_PATHS, "_aw_info", AW_INFO_FIELD_PATHS)
+    # The run object first; then aw_info.json; then agent_usage.json (run totals when the
+    # summary carries none).
+    fields = extract_fields(raw, "_raw", RUN_FIELD_PATHS,
+                            [("_aw_info", AW_INFO_FIELD_PATHS),
+                             ("_agent_usage", AGENT_USAGE_FIELD_PATHS)])
     unreadable = fields.select(
         pl.col("_raw").str.json_path_match("$._unreadable").alias("_reason"), pl.all()
     )
@@ -99,7 +108,7 @@ def parse_runs(raw: pl.DataFrame, day: dt.date, source: str) -> ParsedRuns:
         workflow.alias("workflow"),
         "workflow_path", "event", "head_branch", "head_sha", "status", "conclusion",
         pl.col("conclusion").is_in(FAILED_CONCLUSIONS).fill_null(False).alias("is_failed"),
-        "actor", "engine", "url",
+        "actor", "engine", "primary_model", "url",
         ts["created_at"].alias("created_at"),
         ts["started_at"].alias("started_at"),
         ts["updated_at"].alias("updated_at"),

@@ -6,7 +6,7 @@ file is out of date, so the catalog a newcomer reads is the schema the code writ
 
 from __future__ import annotations
 
-from finops_pipeline.warehouse.tables import _polars_to_duckdb, tables
+from finops_pipeline.warehouse.tables import polars_to_duckdb, tables
 
 COLUMN_DOCS = {
     "day": "UTC day the run was created (the partition); loads replace whole days",
@@ -77,7 +77,7 @@ def render() -> str:
         out += [f"## `{t.name}`", "", f"{t.description} Grain: `{', '.join(t.grain)}`.", "",
                 "| column | type | meaning |", "|---|---|---|"]
         for col, dtype in t.schema.items():
-            out.append(f"| `{col}` | {_polars_to_duckdb(dtype)} | {COLUMN_DOCS.get(col, '')} |")
+            out.append(f"| `{col}` | {polars_to_duckdb(dtype)} | {COLUMN_DOCS.get(col, '')} |")
         out.append("")
     return "\n".join(out)
 

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 import duckdb
 
 from finops_pipeline.lake import DataPaths
-from finops_pipeline.warehouse.tables import create_statements
+from finops_pipeline.warehouse.tables import create_statements, polars_to_duckdb, tables
 from finops_pipeline.warehouse.views import view_statements
 
 
@@ -42,7 +42,21 @@ def _writer_lock(paths: DataPaths, wait: bool) -> Iterator[None]:
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    for statement in [*create_statements(), *view_statements()]:
+    """Create missing tables and views, and add columns a newer version introduced.
+
+    Additive only: a warehouse built by an older version keeps its rows; days loaded before a
+    column existed show it as null until they are re-materialized.
+    """
+    for statement in create_statements():
+        con.execute(statement)
+    for t in tables():
+        existing = {r[0] for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ?",
+            [t.name]).fetchall()}
+        for col, dtype in t.schema.items():
+            if col not in existing:
+                con.execute(f'ALTER TABLE {t.name} ADD COLUMN "{col}" {polars_to_duckdb(dtype)}')
+    for statement in view_statements():
         con.execute(statement)
 
 

@@ -34,7 +34,7 @@ class Table:
 _INTERNAL = {"_file_rank", "_shape"}  # lake-internal ordering columns, not for users
 
 
-def _polars_to_duckdb(dtype: pl.DataType) -> str:
+def polars_to_duckdb(dtype: pl.DataType) -> str:
     if isinstance(dtype, pl.Datetime):
         return "TIMESTAMPTZ" if dtype.time_zone else "TIMESTAMP"
     mapping = {pl.Date: "DATE", pl.String: "VARCHAR", pl.Int64: "BIGINT", pl.Int32: "INTEGER",
@@ -87,7 +87,7 @@ def table(name: str) -> Table:
 def create_statements() -> list[str]:
     out = []
     for t in tables():
-        cols = ",\n  ".join(f'"{c}" {_polars_to_duckdb(d)}' for c, d in t.schema.items())
+        cols = ",\n  ".join(f'"{c}" {polars_to_duckdb(d)}' for c, d in t.schema.items())
         out.append(f"CREATE TABLE IF NOT EXISTS {t.name} (\n  {cols}\n)")
         comment = f"{t.description} Grain: {', '.join(t.grain)}.".replace("'", "''")
         out.append(f"COMMENT ON TABLE {t.name} IS '{comment}'")

@@ -24,6 +24,12 @@ AGENT_USAGE = "agent_usage.json"
 AW_INFO = "aw_info.json"
 WANTED = (TOKEN_USAGE, AGENT_USAGE, AW_INFO)
 CANONICAL_TOKEN_USAGE = "sandbox/firewall/logs/api-proxy-logs/token-usage.jsonl"
+# Where gh-aw's own reader also looks, in its order after the canonical path: the AWF >= 0.27.7
+# audit dir, and the `usage` artifact, which names the file with an underscore.
+PREFERRED_TOKEN_USAGE = (CANONICAL_TOKEN_USAGE,
+                         "sandbox/firewall/audit/api-proxy-logs/token-usage.jsonl",
+                         "usage/agent/token_usage.jsonl")
+ALIASES = {"token_usage.jsonl": TOKEN_USAGE}
 NESTED_ARCHIVE_SUFFIXES = (
     ".zip",
     ".tar",
@@ -148,8 +154,9 @@ def _normalize(name: str) -> str:
 
 
 def _rank(wanted: str, path: str, index: int) -> tuple[int, int, str, int]:
-    canonical = 0 if wanted == TOKEN_USAGE and path == CANONICAL_TOKEN_USAGE else 1
-    return canonical, path.count("/"), path, index
+    preferred = PREFERRED_TOKEN_USAGE if wanted == TOKEN_USAGE else ()
+    place = preferred.index(path) if path in preferred else len(preferred)
+    return place, path.count("/"), path, index
 
 
 def read_archive(data: bytes, *, limits: ArchiveLimits | None = None) -> ArchiveContent:
@@ -193,8 +200,9 @@ def _read(data: bytes, limits: ArchiveLimits, content: ArchiveContent) -> None:
             if base.lower().endswith(NESTED_ARCHIVE_SUFFIXES):
                 content.ignored.append(f"nested archive not opened: {_show(name)}")
                 continue
-            if base in candidates:
-                candidates[base].append((path, index, info))
+            key = ALIASES.get(base, base)
+            if key in candidates:
+                candidates[key].append((path, index, info))
         content.problems.extend(unsafe[:_MAX_LISTED])
         if len(unsafe) > _MAX_LISTED:
             content.problems.append(

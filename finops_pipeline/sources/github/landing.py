@@ -35,6 +35,7 @@ def raw_frames(day: GitHubDay) -> dict[str, pl.DataFrame]:
         run_id, attempt = int(run["id"]), int(run.get("run_attempt") or 1)
         ref = run_ref(repo, run_id, attempt)
         aw_info = day.aw_info.get((repo, run_id))
+        agent_usage = day.agent_usage.get((repo, run_id))
         token_file = token_files.get((repo, run_id))
         runs.append({
             "_source": (run.get("html_url") or "").split("?")[0] or ref,
@@ -43,6 +44,8 @@ def raw_frames(day: GitHubDay) -> dict[str, pl.DataFrame]:
             "_run_ref": ref,
             "_raw": json.dumps(run, sort_keys=True),
             "_aw_info": aw_info.decode("utf-8", errors="replace") if aw_info else None,
+            "_agent_usage": agent_usage.decode("utf-8", errors="replace")
+            if agent_usage else None,
             "_token_files": 1 if token_file else 0,
         })
         if token_file:
