@@ -27,8 +27,6 @@ from pathlib import Path
 
 import polars as pl
 
-LAKE_DATASETS = ("workflow_runs", "llm_requests", "pull_requests", "ingest_log")
-
 
 @dataclass(frozen=True)
 class DataPaths:

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-BOM = "\ufeff"
 _DECODER = json.JSONDecoder()
 
 
