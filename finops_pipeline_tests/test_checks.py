@@ -120,20 +120,20 @@ def test_a_killed_materialization_leaves_the_warehouse_readable(demo_dir: Path, 
 
 
 CONSISTENT_READER = """
-import sys, time, duckdb
-path, seconds = sys.argv[1], float(sys.argv[2])
+import sys, time
+from pathlib import Path
+from finops_pipeline.warehouse.access import query
+path, seconds = Path(sys.argv[1]), float(sys.argv[2])
 end, ok, errors = time.monotonic() + seconds, 0, []
 while time.monotonic() < end:
     try:
-        with duckdb.connect(path, read_only=True) as con:
-            # Every published state is whole days: facts, KPIs and accounting agree.
-            facts = con.execute("SELECT count(*) FROM fact_llm_requests").fetchone()[0]
-            kpis = con.execute("SELECT coalesce(sum(requests), 0) FROM kpi_workflow_daily"
-                               ).fetchone()[0]
-            bad = con.execute("SELECT count(*) FROM ingest_log WHERE rows_in <> rows_valid"
-                              " + rows_quarantined + rows_duplicate").fetchone()[0]
-            assert facts == kpis and bad == 0, (facts, kpis, bad)
-            ok += 1
+        # Every published state is whole days: facts, KPIs and accounting agree.
+        facts, kpis, bad = query(path, "SELECT (SELECT count(*) FROM fact_llm_requests), "
+            "(SELECT coalesce(sum(requests), 0) FROM kpi_workflow_daily), "
+            "(SELECT count(*) FROM ingest_log "
+            " WHERE rows_in <> rows_valid + rows_quarantined + rows_duplicate)").row(0)
+        assert facts == kpis and bad == 0, (facts, kpis, bad)
+        ok += 1
     except Exception as exc:
         errors.append(repr(exc))
 print(ok, len(errors), errors[:3])

@@ -63,17 +63,18 @@ def test_second_writer_is_refused_when_not_waiting(tmp_path: Path):
 
 
 READER = textwrap.dedent("""
-    import sys, time, duckdb
-    path, seconds = sys.argv[1], float(sys.argv[2])
+    import sys, time
+    from pathlib import Path
+    from finops_pipeline.warehouse.access import query
+    path, seconds = Path(sys.argv[1]), float(sys.argv[2])
     end, ok, errors = time.monotonic() + seconds, 0, []
     while time.monotonic() < end:
         try:
-            with duckdb.connect(path, read_only=True) as con:
-                n = con.execute("SELECT count(*) FROM ingest_log").fetchone()[0]
-                days = con.execute("SELECT count(DISTINCT day) FROM ingest_log").fetchone()[0]
-                # A half-loaded state would show a day count that is not a whole load.
-                assert n == days * 50, (n, days)
-                ok += 1
+            # One statement, one snapshot: `finops sql` reads exactly like this.
+            n, days = query(path, "SELECT count(*), count(DISTINCT day) FROM ingest_log").row(0)
+            # A half-loaded state would show a row count that is not whole days.
+            assert n == days * 50, (n, days)
+            ok += 1
         except Exception as exc:
             errors.append(repr(exc))
     print(ok, len(errors), errors[:3])
@@ -111,3 +112,27 @@ def test_an_older_warehouse_gains_new_columns_and_keeps_its_rows(tmp_path: Path)
         rows = con.execute("SELECT day, rows_in, rows_valid FROM ingest_log ORDER BY day, "
                            "rows_in").fetchall()
     assert rows == [(dt.date(2026, 2, 1), 7, None), (D1, 0, 0), (D1, 1, 1)]
+
+
+def test_a_read_racing_a_publish_is_retried(tmp_path: Path, monkeypatch):
+    from finops_pipeline.warehouse import access
+
+    paths = DataPaths(tmp_path)
+    with open_for_update(paths) as con:
+        replace_day(con, D1, {"ingest_log": ingest_rows(D1, 3)})
+    real, calls = duckdb.connect, {"n": 0}
+
+    def racing_connect(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:  # what a reader sees when it opens during the rename
+            raise duckdb.IOException("Could not read enough bytes from file")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(access.duckdb, "connect", racing_connect)
+    monkeypatch.setattr(access, "RETRY_SECONDS", 0.0)
+    assert access.query(paths.warehouse, "SELECT count(*) AS n FROM ingest_log")["n"][0] == 3
+    assert calls["n"] == 2
+    monkeypatch.setattr(access.duckdb, "connect", lambda *a, **k: (_ for _ in ()).throw(
+        duckdb.IOException("disk on fire")))
+    with pytest.raises(duckdb.IOException, match="disk on fire"):
+        access.query(paths.warehouse, "SELECT 1")

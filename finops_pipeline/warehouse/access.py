@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import duckdb
 import polars as pl
+
+# A query that opens the file at the very instant a new warehouse is renamed into place can
+# read the header of one version and a block of the other (DuckDB opens the path more than once
+# while attaching): a transient "Could not read enough bytes" I/O error, about once in 10,000
+# opens during publishes. Opening again gets the new, complete file.
+OPEN_ATTEMPTS = 5
+RETRY_SECONDS = 0.05
 
 
 class WarehouseMissing(FileNotFoundError):
@@ -13,10 +21,17 @@ class WarehouseMissing(FileNotFoundError):
 
 
 def query(warehouse: Path, sql: str, params: list | None = None) -> pl.DataFrame:
-    """Run `sql` against the published warehouse, opened read-only."""
+    """Run `sql` against the published warehouse, opened read-only (one consistent snapshot)."""
     if not warehouse.is_file():
         raise WarehouseMissing(
             f"no warehouse at {warehouse}: run `finops demo` or `finops materialize` first"
         )
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        return con.sql(sql, params=params).pl() if params else con.sql(sql).pl()
+    for attempt in range(1, OPEN_ATTEMPTS + 1):
+        try:
+            with duckdb.connect(str(warehouse), read_only=True) as con:
+                return con.sql(sql, params=params).pl() if params else con.sql(sql).pl()
+        except duckdb.IOException:
+            if attempt == OPEN_ATTEMPTS:
+                raise
+            time.sleep(RETRY_SECONDS * attempt)
+    raise AssertionError("unreachable")
