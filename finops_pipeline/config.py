@@ -15,8 +15,10 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from finops_pipeline.sources.github.artifacts import DEFAULT_ARTIFACT_PATTERNS
+
 DEFAULT_API_URL = "https://api.github.com"
-DEFAULT_ARTIFACT_NAMES = ["agent", "agent-artifacts", "firewall-audit-logs*", "firewall-logs*"]
+DEFAULT_ARTIFACT_NAMES = list(DEFAULT_ARTIFACT_PATTERNS)
 
 
 class ConfigError(ValueError):

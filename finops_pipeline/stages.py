@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from finops_pipeline.config import Settings
+from finops_pipeline.config import GitHubSource, Settings
 from finops_pipeline.lake import (
     DataPaths,
     read_parquet_or_none,
@@ -23,7 +23,6 @@ from finops_pipeline.lake import (
 from finops_pipeline.pricing import price_requests, unpriced_summary
 from finops_pipeline.sources import gh_aw_logs
 from finops_pipeline.sources.github import landing as github_landing
-from finops_pipeline.sources.github.archive import ArchiveLimits
 from finops_pipeline.sources.github.client import (
     GitHubAuthError,
     GitHubClient,
@@ -116,8 +115,7 @@ class SourceOutcome:
 
 
 def extract_github(settings: Settings, days: Sequence[dt.date],
-                   progress: Progress | None = None,
-                   client_factory: Callable[..., object] | None = None) -> SourceOutcome:
+                   progress: Progress | None = None) -> SourceOutcome:
     """Sources stage for the GitHub REST API: each day's runs, token lines and Copilot PRs.
 
     Off when no repos are configured. A day is written only when it was fetched completely;
@@ -137,19 +135,17 @@ def extract_github(settings: Settings, days: Sequence[dt.date],
                          "pull-requests:read for private repos).")
         say(f"github: {outcome.error}")
         return outcome
-    cfg = settings.config.sources.github
-    factory = client_factory or GITHUB_CLIENT_FACTORY or GitHubClient
+    cfg = settings.config.sources.github or GitHubSource()  # repos may come from the env
+    factory = GITHUB_CLIENT_FACTORY or GitHubClient
     paths = DataPaths(settings.data_dir)
     src = github_landing.SOURCE
     with factory(settings.github_api_url, settings.github_token,
-                 max_in_flight=cfg.max_concurrency if cfg else 8) as client:
+                 max_in_flight=cfg.max_concurrency) as client:
         for i, day in enumerate(days, start=1):
             try:
                 fetched = fetch_day(client, settings.github_repos, day,
-                                    artifact_patterns=cfg.artifact_names if cfg else
-                                    github_landing.DEFAULT_ARTIFACT_PATTERNS,
-                                    limits=ArchiveLimits(),
-                                    max_workers=cfg.max_concurrency if cfg else 8)
+                                    artifact_patterns=cfg.artifact_names,
+                                    max_workers=cfg.max_concurrency)
             except GitHubError as exc:  # messages are free of the token by construction
                 outcome.failed_days.append(day.isoformat())
                 outcome.error = f"{type(exc).__name__}: {exc}"
@@ -206,7 +202,7 @@ def build_lake(settings: Settings, days: Sequence[dt.date],
     for i, day in enumerate(days, start=1):
         per_source = [build_source_day(_read_raw_day(paths, source, day), day, source)
                       for source in paths.raw_sources("runs")]
-        lake_day = combine(per_source, day)
+        lake_day = combine(per_source)
         # Priced at lake time with today's price table and config: re-materializing re-prices.
         requests = price_requests(lake_day.llm_requests, settings.config.prices)
         unpriced = unpriced_summary(requests)

@@ -29,7 +29,7 @@ def test_usage_artifact_spelling_and_audit_dir_are_read(tmp_path: Path):
                      ("sandbox/firewall/audit/api-proxy-logs/token-usage.jsonl", "a1")):
         (run / rel).parent.mkdir(parents=True)
         (run / rel).write_text(json.dumps(record(rid)) + "\n" + json.dumps(record("shared")))
-    files = gh_aw_logs._token_usage_files(run)
+    files = gh_aw_logs.run_folder_files(run).token_usage
     assert [f.relative_to(run).as_posix() for f in files] == [
         "sandbox/firewall/audit/api-proxy-logs/token-usage.jsonl",
         "usage/agent/token_usage.jsonl"]

@@ -104,7 +104,6 @@ RUN_FIELD_PATHS: dict[str, tuple[str, ...]] = {
     "summary_cache_write_tokens": ("$.token_usage_summary.total_cache_write_tokens",),
     "summary_requests": ("$.token_usage_summary.total_requests",),
 }
-# aw_info.json fills what the summary lacks (older summaries carry no repository).
 # agent_usage.json (gh-aw's parse_token_usage.cjs) holds run totals with the proxy's meaning:
 # the run-level fallback when a run has no token-usage.jsonl.
 AGENT_USAGE_FIELD_PATHS: dict[str, tuple[str, ...]] = {
@@ -115,6 +114,7 @@ AGENT_USAGE_FIELD_PATHS: dict[str, tuple[str, ...]] = {
     "reported_ai_credits": ("$.ai_credits",),
     "primary_model": ("$.primary_model", "$.model"),
 }
+# aw_info.json fills what the summary lacks (older summaries carry no repository).
 AW_INFO_FIELD_PATHS: dict[str, tuple[str, ...]] = {
     "repository": ("$.repository",),
     "workflow": ("$.workflow_name",),
@@ -302,7 +302,7 @@ def _first(obj: Any, paths: tuple[str, ...]) -> Any:
 
 
 def _created_at_values(kind: str, path: Path) -> list[str | None]:
-    """created_at text of every run in a file (None where absent); [] when unreadable."""
+    """created_at text of every run in a file (None where absent); [None] when unreadable."""
     try:
         runs = [obj for _, obj, _ in _runs_in_file(kind, path)]
     except UNREADABLE as exc:
@@ -335,21 +335,33 @@ def _runs_in_file(kind: str, path: Path) -> Iterator[tuple[int, Any, str]]:
         yield line_of(text, pos), obj, "logs_json"
 
 
-def _token_usage_files(run_dir: Path) -> list[Path]:
-    """Every token-usage.jsonl below a run folder: the preferred paths first, then by path."""
-    files = [Path(root) / name for root, _dirs, names in os.walk(run_dir)
-             for name in TOKEN_USAGE_NAMES if name in names]
+@dataclass(frozen=True)
+class RunFolderFiles:
+    """The files of a run folder the pipeline reads, found in one walk."""
+
+    token_usage: list[Path]  # the preferred paths first, then by path
+    aw_info: Path | None  # directly in the folder, else the first below it by path
+    agent_usage: Path | None
+
+
+def run_folder_files(run_dir: Path) -> RunFolderFiles:
+    """Walk a run folder once for its token-usage files, aw_info.json and agent_usage.json."""
+    found: dict[str, list[Path]] = {}
+    for root, _dirs, names in os.walk(run_dir):
+        for name in (*TOKEN_USAGE_NAMES, AW_INFO, AGENT_USAGE):
+            if name in names:
+                found.setdefault(name, []).append(Path(root) / name)
     preferred = [run_dir / p for p in PREFERRED_TOKEN_USAGE]
-    return sorted(files, key=lambda p: (preferred.index(p) if p in preferred
+    token_usage = sorted((p for n in TOKEN_USAGE_NAMES for p in found.get(n, ())),
+                         key=lambda p: (preferred.index(p) if p in preferred
                                         else len(preferred), str(p)))
 
+    def member(name: str) -> Path | None:
+        paths = found.get(name, [])
+        return run_dir / name if run_dir / name in paths else min(paths, default=None)
 
-def _find_member(run_dir: Path, name: str) -> Path | None:
-    """`name` directly in the run folder, else the first found below it (by path)."""
-    if (run_dir / name).is_file():
-        return run_dir / name
-    found = sorted(Path(root) / name for root, _d, names in os.walk(run_dir) if name in names)
-    return found[0] if found else None
+    return RunFolderFiles(token_usage, member(AW_INFO), member(AGENT_USAGE))
+
 
 
 def extract_day(index: LogsIndex, day: dt.date) -> DayExtract:
@@ -373,18 +385,17 @@ def extract_day(index: LogsIndex, day: dt.date) -> DayExtract:
                 continue
             if kind == "run_summary":
                 run_dir = path.parent
-                token_files = _token_usage_files(run_dir)
-                aw_info = _find_member(run_dir, AW_INFO)
-                agent_usage = _find_member(run_dir, AGENT_USAGE)
+                members = run_folder_files(run_dir)
                 ref = str(run_dir)
-                for rank, tf in enumerate(token_files):
+                for rank, tf in enumerate(members.token_usage):
                     files += 1
                     line_rows.extend(_token_lines(ref, tf, rank))
-                run_rows.append(_raw_run(path, line, shape, ref, obj,
-                                         _read_text(aw_info) if aw_info else None,
-                                         len(token_files),
-                                         agent_usage=_read_text(agent_usage)
-                                         if agent_usage else None))
+                run_rows.append(_raw_run(
+                    path, line, shape, ref, obj,
+                    _read_text(members.aw_info) if members.aw_info else None,
+                    len(members.token_usage),
+                    agent_usage=_read_text(members.agent_usage) if members.agent_usage
+                    else None))
             else:
                 run_rows.append(_raw_run(path, line, shape, f"{path}#{number}", obj, None, 0))
     runs_df = pl.DataFrame(run_rows, schema=RAW_RUNS_SCHEMA)
@@ -406,13 +417,19 @@ def _raw_run(path: Path, line: int, shape: str, ref: str, obj: Any, aw_info: str
             "_token_files": token_files}
 
 
+def token_line_rows(ref: str, source: str, data: bytes, rank: int) -> list[dict[str, Any]]:
+    """Raw token-usage rows (RAW_TOKEN_LINES_SCHEMA) of one file's bytes, line by line."""
+    lines = split_jsonl(data)
+    last = lines[-1].line if lines else 0
+    return [{"_run_ref": ref, "_source": source, "_line": tl.line, "_file_rank": rank,
+             "_is_last_line": tl.line == last, "_raw": tl.text, "_decode_error": tl.decode_error}
+            for tl in lines]
+
+
 def _token_lines(ref: str, path: Path, rank: int) -> list[dict[str, Any]]:
     try:
-        lines = split_jsonl(path.read_bytes())
+        data = path.read_bytes()
     except OSError as exc:
         return [{"_run_ref": ref, "_source": str(path), "_line": 0, "_file_rank": rank,
                  "_is_last_line": True, "_raw": None, "_decode_error": f"unreadable: {exc}"}]
-    last = lines[-1].line if lines else 0
-    return [{"_run_ref": ref, "_source": str(path), "_line": tl.line, "_file_rank": rank,
-             "_is_last_line": tl.line == last, "_raw": tl.text, "_decode_error": tl.decode_error}
-            for tl in lines]
+    return token_line_rows(ref, str(path), data, rank)

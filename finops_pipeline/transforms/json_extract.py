@@ -27,6 +27,15 @@ def _cursor() -> duckdb.DuckDBPyConnection:
         return _ENGINE.cursor()
 
 
+def int_from_text(expr: pl.Expr) -> pl.Expr:
+    """An extracted integer field as Int64, exactly.
+
+    Ids above 2**53 must not pass through a float; integral floats ("1000.0") pass the raw
+    checks, so their zero fraction is dropped before the integer cast.
+    """
+    return expr.str.replace(r"\.0*$", "").cast(pl.Int64, strict=False)
+
+
 def _path_literal(path: str) -> str:
     # Paths are our own constants ($.a.b); quote each key so names like `_schema` are safe.
     keys = path.removeprefix("$.").split(".")

@@ -149,13 +149,13 @@ def build_source_day(raw: Mapping[str, pl.DataFrame], day: dt.date, source: str)
     return LakeDay(data, quarantine, pl.DataFrame(ingest, schema=INGEST_LOG_SCHEMA))
 
 
-def combine(days: list[LakeDay], day: dt.date) -> LakeDay:
+def combine(days: list[LakeDay]) -> LakeDay:
     """Union the sources of one day into the day's lake files (sorted, so re-runs match).
 
     A run, request or pull request delivered by two sources is kept once (SOURCE_PRIORITY)
     and counted as a duplicate of the source whose copy was dropped.
     """
-    data, quarantine = {}, {}
+    data, quarantine, lost = {}, {}, []
     ingest = (pl.concat([d.ingest_log for d in days]) if days
               else pl.DataFrame(schema=INGEST_LOG_SCHEMA))
     for name in DATASETS:
@@ -165,19 +165,17 @@ def combine(days: list[LakeDay], day: dt.date) -> LakeDay:
             pl.col("source").replace_strict(SOURCE_PRIORITY, default=9).alias("_sp"))
         kept, dropped = _dedupe(df, KEYS[name], ["_sp", "source"])
         if dropped:
-            lost = df.join(kept.select(*KEYS[name], "source"), on=[*KEYS[name], "source"],
-                           how="anti").group_by("source").len()
-            for src, n in lost.iter_rows():
-                hit = (pl.col("dataset") == name) & (pl.col("source") == src)
-                ingest = ingest.with_columns(
-                    pl.when(hit).then(pl.col("rows_valid") - n).otherwise(pl.col("rows_valid"))
-                    .alias("rows_valid"),
-                    pl.when(hit).then(pl.col("rows_duplicate") + n)
-                    .otherwise(pl.col("rows_duplicate")).alias("rows_duplicate"),
-                )
+            lost.append(df.join(kept.select(*KEYS[name], "source"), on=[*KEYS[name], "source"],
+                                how="anti").group_by("source").agg(pl.len().alias("_lost"))
+                        .with_columns(pl.lit(name).alias("dataset")))
         sort = ["source", *KEYS[name]] if name != "workflow_runs" else ["source", *RUN_KEY]
         data[name] = kept.drop("_sp").sort(sort)
         qs = [d.quarantine[name] for d in days if name in d.quarantine]
         quarantine[name] = (pl.concat(qs).sort("source", "_source", "_line", nulls_last=True)
                             if qs else pl.DataFrame(schema=QUARANTINE_SCHEMA))
+    if lost:  # a dropped copy moves from its source's valid rows to its duplicates
+        ingest = ingest.join(pl.concat(lost), on=["dataset", "source"], how="left").with_columns(
+            pl.col("rows_valid") - pl.col("_lost").fill_null(0),
+            pl.col("rows_duplicate") + pl.col("_lost").fill_null(0),
+        ).drop("_lost")
     return LakeDay(data, quarantine, ingest.sort("dataset", "source"))

@@ -7,7 +7,7 @@ import datetime as dt
 import polars as pl
 
 from finops_pipeline.schemas.pull_requests import PullRequests, RawPullRequest
-from finops_pipeline.transforms.json_extract import extract_fields
+from finops_pipeline.transforms.json_extract import extract_fields, int_from_text
 from finops_pipeline.transforms.timeparse import parse_utc_timestamp
 from finops_pipeline.transforms.validation import split_valid
 
@@ -32,7 +32,7 @@ def parse_pull_requests(raw: pl.DataFrame, day: dt.date,
                           rejected], how="diagonal_relaxed")
     typed = valid.select(
         pl.lit(day).alias("day"), pl.lit(source).alias("source"), "repo",
-        pl.col("number").str.replace(r"\.0*$", "").cast(pl.Int64),
+        int_from_text(pl.col("number")).alias("number"),
         "state",
         *[parse_utc_timestamp(pl.col(c)).alias(c) for c in ("created_at", "merged_at",
                                                              "closed_at")],

@@ -20,7 +20,7 @@ from finops_pipeline.schemas.token_usage import (
     LlmRequests,
     RawTokenUsage,
 )
-from finops_pipeline.transforms.json_extract import extract_fields
+from finops_pipeline.transforms.json_extract import extract_fields, int_from_text
 from finops_pipeline.transforms.timeparse import parse_utc_timestamp
 from finops_pipeline.transforms.validation import split_valid
 
@@ -68,9 +68,7 @@ def token_rule(provider: pl.Expr, model: pl.Expr) -> pl.Expr:
 
 
 def _int(name: str) -> pl.Expr:
-    # Exact: ids above 2**53 must not pass through a float. Integral floats ("1000.0") were
-    # accepted by the raw checks, so drop their zero fraction before the integer cast.
-    return pl.col(name).str.replace(r"\.0*$", "").cast(pl.Int64, strict=False)
+    return int_from_text(pl.col(name))
 
 
 def parse_requests(lines: pl.DataFrame, refs: pl.DataFrame, day: dt.date,
@@ -111,18 +109,16 @@ def parse_requests(lines: pl.DataFrame, refs: pl.DataFrame, day: dt.date,
     rule = token_rule(pl.col("provider"), pl.col("model"))
     raw_input = _int("input_tokens")
     cache_read = _int("cache_read_tokens")
-    typed = typed.with_columns(rule.alias("token_rule"))
-    not_disjoint = typed.filter(
-        (pl.col("token_rule") == INCLUSIVE_CACHE_READ) & (raw_input < cache_read)
-    ).with_columns(
+    typed = typed.with_columns(rule.alias("token_rule")).with_columns(
+        ((pl.col("token_rule") == INCLUSIVE_CACHE_READ) & (raw_input < cache_read))
+        .alias("_not_disjoint"))
+    not_disjoint = typed.filter("_not_disjoint").with_columns(
         (pl.lit("cannot make token buckets disjoint: provider ") + pl.col("provider")
          + pl.lit(" counts cache reads inside input_tokens, yet cache_read_tokens (")
          + pl.col("cache_read_tokens") + pl.lit(") > input_tokens (")
          + pl.col("input_tokens") + pl.lit(")")).alias("_reason")
     )
-    typed = typed.filter(
-        ~((pl.col("token_rule") == INCLUSIVE_CACHE_READ) & (raw_input < cache_read))
-    )
+    typed = typed.filter(~pl.col("_not_disjoint"))
     uncached = pl.when(pl.col("token_rule") == INCLUSIVE_CACHE_READ).then(
         raw_input - cache_read).otherwise(raw_input)
     buckets = typed.with_columns(

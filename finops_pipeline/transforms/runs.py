@@ -13,7 +13,7 @@ from finops_pipeline.sources.gh_aw_logs import (
     AW_INFO_FIELD_PATHS,
     RUN_FIELD_PATHS,
 )
-from finops_pipeline.transforms.json_extract import extract_fields
+from finops_pipeline.transforms.json_extract import extract_fields, int_from_text
 from finops_pipeline.transforms.timeparse import parse_utc_timestamp
 from finops_pipeline.transforms.validation import split_valid
 
@@ -62,9 +62,7 @@ def go_duration_ms(expr: pl.Expr) -> pl.Expr:
 
 
 def _int(name: str) -> pl.Expr:
-    # Exact: ids above 2**53 must not pass through a float. Integral floats ("1000.0") were
-    # accepted by the raw checks, so drop their zero fraction before the integer cast.
-    return pl.col(name).str.replace(r"\.0*$", "").cast(pl.Int64, strict=False)
+    return int_from_text(pl.col(name))
 
 
 def parse_runs(raw: pl.DataFrame, day: dt.date, source: str) -> ParsedRuns:
@@ -84,12 +82,12 @@ def parse_runs(raw: pl.DataFrame, day: dt.date, source: str) -> ParsedRuns:
 
     ts = {c: parse_utc_timestamp(pl.col(c)) for c in ("created_at", "started_at", "updated_at")}
     repo = pl.coalesce(
-        pl.col("repository").str.strip_chars().replace("", None),
+        pl.col("repository"),  # extract_fields already turned blanks into nulls
         pl.col("url").str.extract(_URL_REPO, 1),
         pl.lit("unknown"),
     )
     workflow = pl.coalesce(
-        pl.col("workflow").str.strip_chars().replace("", None),
+        pl.col("workflow"),
         pl.col("workflow_path").str.extract(r"([^/]+?)(?:\.lock)?\.ya?ml$", 1),
         pl.lit("unknown"),
     )

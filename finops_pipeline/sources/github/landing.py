@@ -10,12 +10,13 @@ import json
 
 import polars as pl
 
-from finops_pipeline.sources.gh_aw_logs import RAW_RUNS_SCHEMA, RAW_TOKEN_LINES_SCHEMA
-from finops_pipeline.sources.github.artifacts import DEFAULT_ARTIFACT_PATTERNS
+from finops_pipeline.sources.gh_aw_logs import (
+    RAW_RUNS_SCHEMA,
+    RAW_TOKEN_LINES_SCHEMA,
+    token_line_rows,
+)
 from finops_pipeline.sources.github.fetch import GitHubDay
-from finops_pipeline.sources.jsontext import split_jsonl
 
-__all__ = ["DEFAULT_ARTIFACT_PATTERNS", "SOURCE", "raw_frames", "run_ref"]
 SOURCE = "github"
 SHAPE = "github_api"
 RAW_PULLS_SCHEMA = {"_source": pl.String, "_line": pl.Int64, "_raw": pl.String}
@@ -51,11 +52,7 @@ def raw_frames(day: GitHubDay) -> dict[str, pl.DataFrame]:
         if token_file:
             where = (f"github:{repo}/actions/runs/{run_id} artifact "
                      f"{token_file.artifact_name}:{token_file.member_path}")
-            text_lines = split_jsonl(token_file.data)
-            last = text_lines[-1].line if text_lines else 0
-            lines += [{"_run_ref": ref, "_source": where, "_line": tl.line, "_file_rank": 0,
-                       "_is_last_line": tl.line == last, "_raw": tl.text,
-                       "_decode_error": tl.decode_error} for tl in text_lines]
+            lines += token_line_rows(ref, where, token_file.data, rank=0)
     pulls = [{"_source": p.get("url") or f"github:{p.get('repo')}#{p.get('number')}",
               "_line": None, "_raw": json.dumps(p, sort_keys=True)} for p in day.pull_requests]
     skips = [{"reason": k, "count": v} for k, v in sorted(day.skipped.items())]
