@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from finops_pipeline.schemas.gh_aw_layout import CANONICAL_TOKEN_USAGE  # noqa: E402
 from finops_pipeline.sources.github import GitHubClient, fetch_day  # noqa: E402
-from finops_pipeline.sources.github.archive import CANONICAL_TOKEN_USAGE  # noqa: E402
 from finops_pipeline_tests.fake_github import FakeGitHub, make_zip  # noqa: E402
 
 REPO = "acme/bench"

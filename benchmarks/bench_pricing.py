@@ -20,6 +20,7 @@ import polars as pl
 
 from finops_pipeline import pricing
 from finops_pipeline.config import PriceOverride
+from finops_pipeline.schemas.token_usage import TOKEN_BUCKETS
 
 MODELS = [  # (provider, model): variants, proxies, tiers, a time-of-day model, unknowns
     ("anthropic", "claude-sonnet-4-6"), ("anthropic", "claude-sonnet-4.6"),
@@ -60,7 +61,7 @@ def synthetic_requests(n: int) -> pl.DataFrame:
         rand(8, 5_000).alias("cache_write_tokens"),
     )
     return frame.join(models, on="m", how="left", maintain_order="left").drop("m").select(
-        "request_no", "day", "provider", "model", *pricing.TOKEN_BUCKETS
+        "request_no", "day", "provider", "model", *TOKEN_BUCKETS
     )
 
 

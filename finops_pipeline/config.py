@@ -15,10 +15,14 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from finops_pipeline.sources.github.artifacts import DEFAULT_ARTIFACT_PATTERNS
-
 DEFAULT_API_URL = "https://api.github.com"
-DEFAULT_ARTIFACT_NAMES = list(DEFAULT_ARTIFACT_PATTERNS)
+#: Artifact names that can hold the api-proxy's token-usage.jsonl (fnmatch patterns).
+DEFAULT_ARTIFACT_PATTERNS: tuple[str, ...] = (
+    "agent",
+    "agent-artifacts",
+    "firewall-audit-logs*",
+    "firewall-logs*",
+)
 
 
 class ConfigError(ValueError):
@@ -31,7 +35,7 @@ class _Strict(BaseModel):
 
 class GitHubSource(_Strict):
     repos: list[str] = Field(default_factory=list)
-    artifact_names: list[str] = Field(default_factory=lambda: list(DEFAULT_ARTIFACT_NAMES))
+    artifact_names: list[str] = Field(default_factory=lambda: list(DEFAULT_ARTIFACT_PATTERNS))
     api_url: str = DEFAULT_API_URL
     max_concurrency: int = Field(default=8, ge=1, le=64)
 

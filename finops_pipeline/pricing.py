@@ -38,11 +38,11 @@ from genai_prices import data_snapshot
 from genai_prices.types import ModelInfo, ModelPrice, TieredPrices, TimeOfDateConstraint
 
 from finops_pipeline.config import PriceOverride
+from finops_pipeline.schemas.token_usage import TOKEN_BUCKETS
 
 log = logging.getLogger(__name__)
 
 KEY_COLUMNS = ("provider", "model", "day")
-TOKEN_BUCKETS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
 # Price column of each token bucket, USD per million tokens.
 PRICE_COLUMNS = ("input_mtok", "output_mtok", "cache_read_mtok", "cache_write_mtok")
 ABOVE_COLUMNS = tuple(f"{c}_above" for c in PRICE_COLUMNS)

@@ -51,9 +51,9 @@ log = logging.getLogger(__name__)
 # and rate-limit waits are exercised end to end without sleeping.
 GITHUB_CLIENT_FACTORY: Callable[..., object] | None = None
 
-RAW_KINDS = {"runs": gh_aw_logs.RAW_RUNS_SCHEMA, "token_usage": gh_aw_logs.RAW_TOKEN_LINES_SCHEMA,
-             "pull_requests": github_landing.RAW_PULLS_SCHEMA,
-             "skips": github_landing.RAW_SKIPS_SCHEMA}
+from finops_pipeline.schemas.raw import RAW_KINDS as _KINDS  # noqa: E402
+
+RAW_KINDS = {k: v.schema for k, v in _KINDS.items()}
 REQUIRED_RAW_KINDS = ("runs", "token_usage")  # the others only some sources write
 LAKE_SCHEMAS = {**SCHEMAS, "ingest_log": INGEST_LOG_SCHEMA}
 

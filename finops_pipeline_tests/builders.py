@@ -22,7 +22,7 @@ from typing import Any
 
 import polars as pl
 
-from finops_pipeline.sources.gh_aw_logs import RAW_RUNS_SCHEMA, RAW_TOKEN_LINES_SCHEMA
+from finops_pipeline.schemas.raw import RAW_RUNS_SCHEMA, RAW_TOKEN_LINES_SCHEMA
 from finops_pipeline.transforms.runs import RUN_REFS_SCHEMA
 
 CANONICAL = "sandbox/firewall/logs/api-proxy-logs/token-usage.jsonl"

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from finops_pipeline.schemas.gh_aw_layout import CANONICAL_TOKEN_USAGE
 from finops_pipeline.sources.github.archive import (
-    CANONICAL_TOKEN_USAGE,
     ArchiveLimits,
     read_archive,
     unsafe_reason,

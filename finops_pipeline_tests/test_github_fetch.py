@@ -7,7 +7,8 @@ import random
 
 import pytest
 
-from finops_pipeline.sources.github.archive import CANONICAL_TOKEN_USAGE, ArchiveLimits
+from finops_pipeline.schemas.gh_aw_layout import CANONICAL_TOKEN_USAGE
+from finops_pipeline.sources.github.archive import ArchiveLimits
 from finops_pipeline.sources.github.client import (
     GitHubAuthError,
     GitHubClient,

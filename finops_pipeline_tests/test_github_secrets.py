@@ -8,7 +8,7 @@ import traceback
 
 import pytest
 
-from finops_pipeline.sources.github.archive import CANONICAL_TOKEN_USAGE
+from finops_pipeline.schemas.gh_aw_layout import CANONICAL_TOKEN_USAGE
 from finops_pipeline.sources.github.client import GitHubClient, GitHubError
 from finops_pipeline.sources.github.fetch import fetch_day
 from finops_pipeline_tests.fake_github import FakeClock, FakeGitHub, Fault, make_zip

@@ -25,6 +25,7 @@ from finops_pipeline.pricing import (
     unit_price_table,
     unpriced_summary,
 )
+from finops_pipeline.schemas.token_usage import TOKEN_BUCKETS
 
 # genai-prices 0.2.3, anthropic `claude-sonnet-4-6`: flat $3 / $15 / $0.3 read / $3.75 write
 # per MTok; until 2026-03-13 a cliff above 200k input tokens at $6 / $22.5 / $0.6 / $7.5.
@@ -358,7 +359,7 @@ MODELS = [  # (lake provider, model, genai-prices provider id) including tiered 
     ("copilot", "gemini-2.5-pro", "google"),
 ]
 tokens = st.integers(min_value=0, max_value=400_000)
-buckets = st.fixed_dictionaries({b: tokens for b in pricing.TOKEN_BUCKETS})
+buckets = st.fixed_dictionaries({b: tokens for b in TOKEN_BUCKETS})
 days = st.dates(min_value=dt.date(2025, 6, 1), max_value=dt.date(2026, 6, 30))
 FAST = settings(max_examples=60, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow])
@@ -366,7 +367,7 @@ FAST = settings(max_examples=60, deadline=None,
 
 @FAST
 @given(model=st.sampled_from(MODELS), counts=buckets, day=days,
-       bucket=st.sampled_from(pricing.TOKEN_BUCKETS),
+       bucket=st.sampled_from(TOKEN_BUCKETS),
        extra=st.integers(min_value=1, max_value=300_000))
 def test_cost_non_negative_and_monotone_in_each_bucket(model, counts, day, bucket, extra):
     provider, name, _ = model

@@ -8,7 +8,7 @@ import json
 import polars as pl
 import pytest
 
-from finops_pipeline.sources.gh_aw_logs import RAW_TOKEN_LINES_SCHEMA
+from finops_pipeline.schemas.raw import RAW_TOKEN_LINES_SCHEMA
 from finops_pipeline.transforms.requests import (
     EXCLUSIVE,
     INCLUSIVE_CACHE_READ,

@@ -1,4 +1,4 @@
-"""transforms/timeparse.py: ISO 8601 telemetry timestamps to UTC, and their UTC day."""
+"""schemas/timeparse.py: ISO 8601 telemetry timestamps to UTC, and their UTC day."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from finops_pipeline.transforms.timeparse import parse_utc_days, parse_utc_timestamp
+from finops_pipeline.schemas.timeparse import parse_utc_days, parse_utc_timestamp
 
 UTC = dt.UTC
 

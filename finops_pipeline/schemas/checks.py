@@ -9,7 +9,7 @@ from __future__ import annotations
 import polars as pl
 from pandera.api.polars.types import PolarsData
 
-from finops_pipeline.transforms.timeparse import parse_utc_timestamp
+from finops_pipeline.schemas.timeparse import parse_utc_timestamp
 
 # JSON writers sometimes emit integral floats (1e3 -> "1000.0"); those are still integers.
 NON_NEGATIVE_INT = r"^[0-9]{1,18}(\.0*)?$"

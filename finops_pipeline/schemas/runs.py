@@ -9,6 +9,8 @@ from pandera.engines.polars_engine import DateTime
 
 from finops_pipeline.schemas import checks
 
+# A run whose latest attempt concluded so is failed (and its spend wasted).
+FAILED_CONCLUSIONS = ("failure", "timed_out", "cancelled", "startup_failure")
 RAW_RUN_INT_FIELDS = ("run_number", "token_usage", "turns", "error_count", "warning_count",
                       "duration_ns", "summary_input_tokens", "summary_output_tokens",
                       "summary_cache_read_tokens", "summary_cache_write_tokens",

@@ -17,6 +17,8 @@ PROVIDERS = ("anthropic", "openai", "copilot", "gemini", "opencode", "unknown")
 SCHEMA_PREFIX = "token-usage/v"
 EVENT = "token_usage"
 
+# The disjoint token buckets of DESIGN section 5, each priced at its own unit price.
+TOKEN_BUCKETS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
 REQUIRED_INT_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens",
                        "cache_write_tokens", "duration_ms")
 OPTIONAL_INT_FIELDS = ("response_bytes", "reasoning_tokens")

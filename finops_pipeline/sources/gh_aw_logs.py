@@ -33,117 +33,29 @@ from typing import Any
 import polars as pl
 
 from finops_pipeline.lake import DataPaths
+from finops_pipeline.schemas.gh_aw_layout import (
+    AGENT_USAGE,
+    AW_INFO,
+    PREFERRED_TOKEN_USAGE,
+    RUN_FIELD_PATHS,
+    RUN_SUMMARY,
+    TOKEN_USAGE_NAMES,
+)
+from finops_pipeline.schemas.raw import RAW_RUNS_SCHEMA, RAW_TOKEN_LINES_SCHEMA
+from finops_pipeline.schemas.timeparse import parse_utc_days
 from finops_pipeline.sources.jsontext import (
     get_path,
     iter_array,
     line_of,
     object_member_offsets,
-    split_jsonl,
+    token_lines_frame,
+    unreadable_token_file,
 )
-from finops_pipeline.transforms.timeparse import parse_utc_days
 
 SOURCE = "gh_aw_logs"
 LANDING_NAME = "gh-aw-logs"
-RUN_SUMMARY = "run_summary.json"
-AW_INFO = "aw_info.json"
-TOKEN_USAGE = "token-usage.jsonl"
-TOKEN_USAGE_NAMES = (TOKEN_USAGE, "token_usage.jsonl")  # the `usage` artifact's spelling
-AGENT_USAGE = "agent_usage.json"
-CANONICAL_TOKEN_USAGE = Path("sandbox/firewall/logs/api-proxy-logs/token-usage.jsonl")
-# gh-aw's own preference after the canonical path: the AWF >= 0.27.7 audit dir, then `usage`.
-PREFERRED_TOKEN_USAGE = (CANONICAL_TOKEN_USAGE,
-                         Path("sandbox/firewall/audit/api-proxy-logs/token-usage.jsonl"),
-                         Path("usage/agent/token_usage.jsonl"))
 INDEX_VERSION = 2
 _RUN_DIR = re.compile(r"^run-(\d+)$")
-
-# Where each run field lives in the three gh-aw shapes and in the GitHub REST API's run object
-# (`id`, `name`, `path`, `html_url`, `repository.full_name`, `actor.login`, `run_started_at`).
-# First non-null wins, so run_summary's nested `run.*` comes before the flat names of the
-# --json outputs. Shared by the index (Python) and the lake transform (DuckDB), so both read a
-# run the same way.
-RUN_FIELD_PATHS: dict[str, tuple[str, ...]] = {
-    "run_id": ("$.run.databaseId", "$.run.DatabaseID", "$.run_id", "$.databaseId",
-               "$.DatabaseID", "$.database_id", "$.id"),
-    "run_number": ("$.run.number", "$.run.Number", "$.number", "$.Number", "$.run_number"),
-    "run_attempt": ("$.run.attempt", "$.run.Attempt", "$.run_attempt", "$.attempt",
-                    "$.Attempt", "$.RunAttempt"),
-    "workflow": ("$.run.workflowName", "$.run.WorkflowName", "$.workflow_name",
-                 "$.workflowName", "$.WorkflowName", "$.name"),
-    "workflow_path": ("$.run.workflowPath", "$.run.WorkflowPath", "$.workflow_path",
-                      "$.workflowPath", "$.WorkflowPath", "$.path"),
-    "repository": ("$.run.repository", "$.run.Repository", "$.repository.full_name",
-                   "$.repository", "$.Repository"),
-    "url": ("$.run.url", "$.run.URL", "$.html_url", "$.url", "$.URL"),
-    "status": ("$.run.status", "$.run.Status", "$.status", "$.Status"),
-    "conclusion": ("$.run.conclusion", "$.run.Conclusion", "$.conclusion", "$.Conclusion"),
-    "event": ("$.run.event", "$.run.Event", "$.event", "$.Event"),
-    "head_branch": ("$.run.headBranch", "$.run.HeadBranch", "$.branch", "$.head_branch",
-                    "$.headBranch", "$.HeadBranch"),
-    "head_sha": ("$.run.headSha", "$.run.HeadSha", "$.head_sha", "$.headSha", "$.HeadSha"),
-    "actor": ("$.run.actor", "$.run.Actor", "$.actor.login", "$.actor", "$.Actor"),
-    "created_at": ("$.run.createdAt", "$.run.CreatedAt", "$.created_at", "$.createdAt",
-                   "$.CreatedAt"),
-    "started_at": ("$.run.startedAt", "$.run.StartedAt", "$.started_at", "$.startedAt",
-                   "$.StartedAt", "$.run_started_at"),
-    "updated_at": ("$.run.updatedAt", "$.run.UpdatedAt", "$.updated_at", "$.updatedAt",
-                   "$.UpdatedAt"),
-    "duration_ns": ("$.run.Duration", "$.Duration"),
-    "duration_text": ("$.duration",),
-    "token_usage": ("$.run.TokenUsage", "$.token_usage", "$.TokenUsage", "$.tokenUsage"),
-    "turns": ("$.run.Turns", "$.turns", "$.Turns"),
-    "error_count": ("$.run.ErrorCount", "$.error_count", "$.ErrorCount"),
-    "warning_count": ("$.run.WarningCount", "$.warning_count", "$.WarningCount"),
-    "reported_cost_usd": ("$.run.EstimatedCost", "$.estimated_cost", "$.EstimatedCost",
-                          "$.estimatedCost"),
-    "reported_ai_credits": ("$.aic", "$.run.AIC"),
-    "engine": ("$.engine_id", "$.engine", "$.run.Engine"),
-    "summary_input_tokens": ("$.token_usage_summary.total_input_tokens",),
-    "summary_output_tokens": ("$.token_usage_summary.total_output_tokens",),
-    "summary_cache_read_tokens": ("$.token_usage_summary.total_cache_read_tokens",),
-    "summary_cache_write_tokens": ("$.token_usage_summary.total_cache_write_tokens",),
-    "summary_requests": ("$.token_usage_summary.total_requests",),
-}
-# agent_usage.json (gh-aw's parse_token_usage.cjs) holds run totals with the proxy's meaning:
-# the run-level fallback when a run has no token-usage.jsonl.
-AGENT_USAGE_FIELD_PATHS: dict[str, tuple[str, ...]] = {
-    "summary_input_tokens": ("$.input_tokens",),
-    "summary_output_tokens": ("$.output_tokens",),
-    "summary_cache_read_tokens": ("$.cache_read_tokens",),
-    "summary_cache_write_tokens": ("$.cache_write_tokens",),
-    "reported_ai_credits": ("$.ai_credits",),
-    "primary_model": ("$.primary_model", "$.model"),
-}
-# aw_info.json fills what the summary lacks (older summaries carry no repository).
-AW_INFO_FIELD_PATHS: dict[str, tuple[str, ...]] = {
-    "repository": ("$.repository",),
-    "workflow": ("$.workflow_name",),
-    "run_attempt": ("$.run_attempt",),
-    "actor": ("$.actor",),
-    "event": ("$.event_name",),
-    "engine": ("$.engine_id",),
-    "primary_model": ("$.model",),
-}
-
-RAW_RUNS_SCHEMA = {
-    "_source": pl.String,  # file the run came from
-    "_line": pl.Int64,  # line of the run object in that file
-    "_shape": pl.String,  # run_summary | logs_json | logs_json_legacy
-    "_run_ref": pl.String,  # links token-usage lines to their run
-    "_raw": pl.String,  # the run object as JSON text
-    "_aw_info": pl.String,  # aw_info.json of the run folder, when present
-    "_agent_usage": pl.String,  # agent_usage.json (run totals; a fallback without requests)
-    "_token_files": pl.Int32,  # token-usage.jsonl files found for the run
-}
-RAW_TOKEN_LINES_SCHEMA = {
-    "_run_ref": pl.String,
-    "_source": pl.String,
-    "_line": pl.Int64,
-    "_file_rank": pl.Int32,  # 0 = canonical path; duplicates keep the lowest rank
-    "_is_last_line": pl.Boolean,  # a truncated last line is the writer's known failure mode
-    "_raw": pl.String,
-    "_decode_error": pl.String,
-}
 
 log = logging.getLogger(__name__)
 # What reading one hostile file may raise; the file is then quarantined, the day goes on.
@@ -367,7 +279,7 @@ def run_folder_files(run_dir: Path) -> RunFolderFiles:
 def extract_day(index: LogsIndex, day: dt.date) -> DayExtract:
     """Raw runs and token-usage lines of the runs created on `day`."""
     run_rows: list[dict[str, Any]] = []
-    line_rows: list[dict[str, Any]] = []
+    line_frames: list[pl.DataFrame] = []
     files = 0
     for kind, path in index.files_for_day(day):
         files += 1
@@ -389,7 +301,7 @@ def extract_day(index: LogsIndex, day: dt.date) -> DayExtract:
                 ref = str(run_dir)
                 for rank, tf in enumerate(members.token_usage):
                     files += 1
-                    line_rows.extend(_token_lines(ref, tf, rank))
+                    line_frames.append(_token_lines(ref, tf, rank))
                 run_rows.append(_raw_run(
                     path, line, shape, ref, obj,
                     _read_text(members.aw_info) if members.aw_info else None,
@@ -399,7 +311,8 @@ def extract_day(index: LogsIndex, day: dt.date) -> DayExtract:
             else:
                 run_rows.append(_raw_run(path, line, shape, f"{path}#{number}", obj, None, 0))
     runs_df = pl.DataFrame(run_rows, schema=RAW_RUNS_SCHEMA)
-    lines_df = pl.DataFrame(line_rows, schema=RAW_TOKEN_LINES_SCHEMA)
+    lines_df = (pl.concat(line_frames) if line_frames
+                else pl.DataFrame(schema=RAW_TOKEN_LINES_SCHEMA))
     return DayExtract(runs_df, lines_df, files)
 
 
@@ -417,19 +330,9 @@ def _raw_run(path: Path, line: int, shape: str, ref: str, obj: Any, aw_info: str
             "_token_files": token_files}
 
 
-def token_line_rows(ref: str, source: str, data: bytes, rank: int) -> list[dict[str, Any]]:
-    """Raw token-usage rows (RAW_TOKEN_LINES_SCHEMA) of one file's bytes, line by line."""
-    lines = split_jsonl(data)
-    last = lines[-1].line if lines else 0
-    return [{"_run_ref": ref, "_source": source, "_line": tl.line, "_file_rank": rank,
-             "_is_last_line": tl.line == last, "_raw": tl.text, "_decode_error": tl.decode_error}
-            for tl in lines]
-
-
-def _token_lines(ref: str, path: Path, rank: int) -> list[dict[str, Any]]:
+def _token_lines(ref: str, path: Path, rank: int) -> pl.DataFrame:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        return [{"_run_ref": ref, "_source": str(path), "_line": 0, "_file_rank": rank,
-                 "_is_last_line": True, "_raw": None, "_decode_error": f"unreadable: {exc}"}]
-    return token_line_rows(ref, str(path), data, rank)
+        return unreadable_token_file(ref, str(path), rank, str(exc))
+    return token_lines_frame(ref, str(path), data, rank)

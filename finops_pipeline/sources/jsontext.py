@@ -11,6 +11,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import polars as pl
+
+from finops_pipeline.schemas.raw import RAW_TOKEN_LINES_SCHEMA
+
 _DECODER = json.JSONDecoder()
 
 
@@ -124,3 +128,55 @@ def get_path(obj: Any, path: str) -> Any:
             return None
         cur = cur[key]
     return cur
+
+
+def jsonl_frame(data: bytes) -> pl.DataFrame:
+    """The non-blank lines of JSONL bytes as a frame: `_line` (1-based), `_raw`, `_decode_error`.
+
+    Same rules as `split_jsonl`, vectorized: a file that is valid UTF-8 (the usual case) is
+    split in polars without a Python object per line; otherwise each line is decoded alone so
+    one bad line does not cost the others.
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        lines = split_jsonl(data)
+        return pl.DataFrame(
+            {"_line": [t.line for t in lines], "_raw": [t.text for t in lines],
+             "_decode_error": [t.decode_error for t in lines]},
+            schema={"_line": pl.Int64, "_raw": pl.String, "_decode_error": pl.String})
+    return (
+        pl.DataFrame({"_raw": [text]})
+        .select(pl.col("_raw").str.split("\n"))
+        .explode("_raw")
+        .with_row_index("_line", offset=1)
+        .select(pl.col("_line").cast(pl.Int64), pl.col("_raw").str.strip_suffix("\r"))
+        # Only JSON whitespace makes a line blank; other control characters stay (and are
+        # quarantined as invalid JSON), never dropped.
+        .filter(pl.col("_raw").str.strip_chars(" \t\r\n") != "")
+        .with_columns(pl.lit(None, pl.String).alias("_decode_error"))
+    )
+
+
+def token_lines_frame(run_ref: str, source: str, data: bytes, rank: int) -> pl.DataFrame:
+    """Raw `token_usage` rows (schemas.raw.TOKEN_USAGE) of one token-usage.jsonl file."""
+    lines = jsonl_frame(data)
+    return lines.select(
+        pl.lit(run_ref, pl.String).alias("_run_ref"),
+        pl.lit(source, pl.String).alias("_source"),
+        "_line",
+        pl.lit(rank, pl.Int32).alias("_file_rank"),
+        (pl.col("_line") == pl.col("_line").max()).alias("_is_last_line"),
+        "_raw",
+        "_decode_error",
+    )
+
+
+def unreadable_token_file(run_ref: str, source: str, rank: int, error: str) -> pl.DataFrame:
+    """The one raw row that keeps a token-usage file that could not be read at all visible."""
+    return pl.DataFrame({"_run_ref": [run_ref], "_source": [source], "_line": [0],
+                         "_file_rank": [rank], "_is_last_line": [True], "_raw": [None],
+                         "_decode_error": [f"unreadable: {error}"]},
+                        schema=RAW_TOKEN_LINES_SCHEMA)

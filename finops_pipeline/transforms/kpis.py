@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import polars as pl
 
-TOKEN_BUCKETS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+from finops_pipeline.schemas.token_usage import TOKEN_BUCKETS
 
 
 def _safe_div(num: pl.Expr, den: pl.Expr) -> pl.Expr:

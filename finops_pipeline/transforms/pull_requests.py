@@ -7,8 +7,8 @@ import datetime as dt
 import polars as pl
 
 from finops_pipeline.schemas.pull_requests import PullRequests, RawPullRequest
+from finops_pipeline.schemas.timeparse import parse_utc_timestamp
 from finops_pipeline.transforms.json_extract import extract_fields, int_from_text
-from finops_pipeline.transforms.timeparse import parse_utc_timestamp
 from finops_pipeline.transforms.validation import split_valid
 
 PR_FIELDS = ("repo", "number", "state", "created_at", "merged_at", "closed_at", "head_ref",

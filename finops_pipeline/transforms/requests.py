@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from finops_pipeline.schemas.timeparse import parse_utc_timestamp
 from finops_pipeline.schemas.token_usage import (
     FIELDS,
     OPTIONAL_INT_FIELDS,
@@ -21,7 +22,6 @@ from finops_pipeline.schemas.token_usage import (
     RawTokenUsage,
 )
 from finops_pipeline.transforms.json_extract import extract_fields, int_from_text
-from finops_pipeline.transforms.timeparse import parse_utc_timestamp
 from finops_pipeline.transforms.validation import split_valid
 
 EXCLUSIVE = "exclusive"  # input_tokens excludes cache reads and writes (Anthropic)

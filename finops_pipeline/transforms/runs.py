@@ -7,17 +7,20 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from finops_pipeline.schemas.runs import RAW_RUN_INT_FIELDS, RawRun, WorkflowRuns
-from finops_pipeline.sources.gh_aw_logs import (
+from finops_pipeline.schemas.gh_aw_layout import (
     AGENT_USAGE_FIELD_PATHS,
     AW_INFO_FIELD_PATHS,
     RUN_FIELD_PATHS,
 )
+from finops_pipeline.schemas.runs import (
+    FAILED_CONCLUSIONS,
+    RAW_RUN_INT_FIELDS,
+    RawRun,
+    WorkflowRuns,
+)
+from finops_pipeline.schemas.timeparse import parse_utc_timestamp
 from finops_pipeline.transforms.json_extract import extract_fields, int_from_text
-from finops_pipeline.transforms.timeparse import parse_utc_timestamp
 from finops_pipeline.transforms.validation import split_valid
-
-FAILED_CONCLUSIONS = ("failure", "timed_out", "cancelled", "startup_failure")
 
 WORKFLOW_RUNS_SCHEMA: dict[str, pl.DataType] = {
     "day": pl.Date(), "source": pl.String(), "repo": pl.String(), "run_id": pl.Int64(),

@@ -4,15 +4,14 @@ Pure Python on `requests`: knows nothing of Dagster, the lake or the warehouse.
 See docs/github.md.
 """
 
+from finops_pipeline.config import DEFAULT_API_URL, DEFAULT_ARTIFACT_PATTERNS
 from finops_pipeline.sources.github.archive import ArchiveContent, ArchiveLimits, read_archive
 from finops_pipeline.sources.github.artifacts import (
-    DEFAULT_ARTIFACT_PATTERNS,
     download_artifact,
     list_artifacts,
     select_artifacts,
 )
 from finops_pipeline.sources.github.client import (
-    DEFAULT_API_URL,
     Clock,
     GitHubAuthError,
     GitHubClient,

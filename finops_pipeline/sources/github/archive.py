@@ -19,17 +19,16 @@ import stat
 import zipfile
 from dataclasses import dataclass, field
 
-TOKEN_USAGE = "token-usage.jsonl"
-AGENT_USAGE = "agent_usage.json"
-AW_INFO = "aw_info.json"
+from finops_pipeline.schemas.gh_aw_layout import (
+    AGENT_USAGE,
+    AW_INFO,
+    PREFERRED_TOKEN_USAGE,
+    TOKEN_USAGE,
+    TOKEN_USAGE_ALIASES,
+)
+
 WANTED = (TOKEN_USAGE, AGENT_USAGE, AW_INFO)
-CANONICAL_TOKEN_USAGE = "sandbox/firewall/logs/api-proxy-logs/token-usage.jsonl"
-# Where gh-aw's own reader also looks, in its order after the canonical path: the AWF >= 0.27.7
-# audit dir, and the `usage` artifact, which names the file with an underscore.
-PREFERRED_TOKEN_USAGE = (CANONICAL_TOKEN_USAGE,
-                         "sandbox/firewall/audit/api-proxy-logs/token-usage.jsonl",
-                         "usage/agent/token_usage.jsonl")
-ALIASES = {"token_usage.jsonl": TOKEN_USAGE}
+ALIASES = TOKEN_USAGE_ALIASES
 NESTED_ARCHIVE_SUFFIXES = (
     ".zip",
     ".tar",

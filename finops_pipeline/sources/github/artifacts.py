@@ -5,16 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from fnmatch import fnmatchcase
 
+from finops_pipeline.config import DEFAULT_ARTIFACT_PATTERNS
 from finops_pipeline.sources.github._common import check_repo
 from finops_pipeline.sources.github.client import GitHubClient, GitHubGone, redact_url
-
-#: Artifact names that can hold the api-proxy's token-usage.jsonl (configurable).
-DEFAULT_ARTIFACT_PATTERNS: tuple[str, ...] = (
-    "agent",
-    "agent-artifacts",
-    "firewall-audit-logs*",
-    "firewall-logs*",
-)
 
 
 def list_artifacts(client: GitHubClient, repo: str, run_id: int) -> list[dict]:

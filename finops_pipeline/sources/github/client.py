@@ -32,9 +32,10 @@ import urllib3
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 
+from finops_pipeline.config import DEFAULT_API_URL
+
 log = logging.getLogger("finops_pipeline.github")
 
-DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
 #: GitHub's advice for a secondary rate limit without `Retry-After`: wait at least a minute.
 SECONDARY_RATE_LIMIT_WAIT = 60.0

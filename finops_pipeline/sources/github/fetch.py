@@ -16,16 +16,11 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from finops_pipeline.config import DEFAULT_ARTIFACT_PATTERNS
+from finops_pipeline.schemas.gh_aw_layout import AGENT_USAGE, AW_INFO, CANONICAL_TOKEN_USAGE
 from finops_pipeline.sources.github._common import as_day, check_repo
-from finops_pipeline.sources.github.archive import (
-    AGENT_USAGE,
-    AW_INFO,
-    CANONICAL_TOKEN_USAGE,
-    ArchiveLimits,
-    read_archive,
-)
+from finops_pipeline.sources.github.archive import ArchiveLimits, read_archive
 from finops_pipeline.sources.github.artifacts import (
-    DEFAULT_ARTIFACT_PATTERNS,
     download_artifact,
     list_artifacts,
     match_artifacts,

@@ -1,4 +1,4 @@
-"""A fetched GitHub day as the raw frames every source writes (see sources/gh_aw_logs.py).
+"""A fetched GitHub day as the raw frames every source writes (schemas/raw.py).
 
 Pure: no I/O. The lake stage parses these exactly like the gh-aw rows: runs by the shared
 field paths (the API's names included), token-usage lines by the same record checks.
@@ -10,17 +10,12 @@ import json
 
 import polars as pl
 
-from finops_pipeline.sources.gh_aw_logs import (
-    RAW_RUNS_SCHEMA,
-    RAW_TOKEN_LINES_SCHEMA,
-    token_line_rows,
-)
+from finops_pipeline.schemas.raw import PULL_REQUESTS, RUNS, SKIPS, TOKEN_USAGE
 from finops_pipeline.sources.github.fetch import GitHubDay
+from finops_pipeline.sources.jsontext import token_lines_frame
 
 SOURCE = "github"
 SHAPE = "github_api"
-RAW_PULLS_SCHEMA = {"_source": pl.String, "_line": pl.Int64, "_raw": pl.String}
-RAW_SKIPS_SCHEMA = {"reason": pl.String, "count": pl.Int64}
 
 
 def run_ref(repo: str, run_id: int, attempt: int) -> str:
@@ -52,13 +47,13 @@ def raw_frames(day: GitHubDay) -> dict[str, pl.DataFrame]:
         if token_file:
             where = (f"github:{repo}/actions/runs/{run_id} artifact "
                      f"{token_file.artifact_name}:{token_file.member_path}")
-            lines += token_line_rows(ref, where, token_file.data, rank=0)
+            lines.append(token_lines_frame(ref, where, token_file.data, rank=0))
     pulls = [{"_source": p.get("url") or f"github:{p.get('repo')}#{p.get('number')}",
               "_line": None, "_raw": json.dumps(p, sort_keys=True)} for p in day.pull_requests]
     skips = [{"reason": k, "count": v} for k, v in sorted(day.skipped.items())]
     return {
-        "runs": pl.DataFrame(runs, schema=RAW_RUNS_SCHEMA),
-        "token_usage": pl.DataFrame(lines, schema=RAW_TOKEN_LINES_SCHEMA),
-        "pull_requests": pl.DataFrame(pulls, schema=RAW_PULLS_SCHEMA),
-        "skips": pl.DataFrame(skips, schema=RAW_SKIPS_SCHEMA),
+        "runs": pl.DataFrame(runs, schema=RUNS.schema),
+        "token_usage": pl.concat(lines) if lines else TOKEN_USAGE.empty(),
+        "pull_requests": pl.DataFrame(pulls, schema=PULL_REQUESTS.schema),
+        "skips": pl.DataFrame(skips, schema=SKIPS.schema),
     }

@@ -1,0 +1,64 @@
+"""The raw-record contract: what a source writes to `raw/<source>/<kind>/day=D/data.parquet`.
+
+Sources only find and extract: every raw row keeps the text as it was read (`_raw`) with the
+file (`_source`) and line (`_line`) it came from, so the lake stage can validate each field
+and quarantine a bad row with its location. A source declares which of these kinds it writes
+(`Source.raw_kinds`); a lake dataset declares which kinds feed it (`Dataset.raw_kinds`).
+Adding a kind is one entry here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+
+@dataclass(frozen=True)
+class RawKind:
+    """One kind of raw row: its name (the folder under `raw/<source>/`) and columns."""
+
+    name: str
+    schema: dict[str, pl.DataType]
+    description: str
+
+    def empty(self) -> pl.DataFrame:
+        return pl.DataFrame(schema=self.schema)
+
+    def conform(self, df: pl.DataFrame) -> pl.DataFrame:
+        """A raw frame written by an older version, with columns added since as nulls."""
+        missing = [pl.lit(None, dtype).alias(c) for c, dtype in self.schema.items()
+                   if c not in df.columns]
+        return df.with_columns(missing) if missing else df
+
+
+RUNS = RawKind("runs", {
+    "_source": pl.String(),  # file (or URL) the run came from
+    "_line": pl.Int64(),  # line of the run object in that file
+    "_shape": pl.String(),  # run_summary | logs_json | logs_json_legacy | github_api
+    "_run_ref": pl.String(),  # links token-usage lines to their run
+    "_raw": pl.String(),  # the run object as JSON text
+    "_aw_info": pl.String(),  # aw_info.json of the run, when present
+    "_agent_usage": pl.String(),  # agent_usage.json (run totals; a fallback without requests)
+    "_token_files": pl.Int32(),  # token-usage.jsonl files found for the run
+}, "workflow runs as JSON objects of any gh-aw or GitHub API shape")
+TOKEN_USAGE = RawKind("token_usage", {
+    "_run_ref": pl.String(),
+    "_source": pl.String(),
+    "_line": pl.Int64(),
+    "_file_rank": pl.Int32(),  # 0 = canonical path; duplicates keep the lowest rank
+    "_is_last_line": pl.Boolean(),  # a truncated last line is the writer's known failure mode
+    "_raw": pl.String(),
+    "_decode_error": pl.String(),
+}, "api-proxy token-usage.jsonl lines, one row per non-blank line")
+PULL_REQUESTS = RawKind("pull_requests", {
+    "_source": pl.String(), "_line": pl.Int64(), "_raw": pl.String(),
+}, "Copilot coding-agent pull requests as JSON objects")
+SKIPS = RawKind("skips", {
+    "reason": pl.String(), "count": pl.Int64(),
+}, "runs a source saw but could not take token data from, counted by reason")
+
+RAW_KINDS: dict[str, RawKind] = {k.name: k for k in (RUNS, TOKEN_USAGE, PULL_REQUESTS, SKIPS)}
+# Column dicts for the frames sources build.
+RAW_RUNS_SCHEMA = RUNS.schema
+RAW_TOKEN_LINES_SCHEMA = TOKEN_USAGE.schema
