@@ -9,7 +9,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from finops_pipeline.sources.github import client as client_mod
+from finops_pipeline.sources.github import errors as errors_mod
 from finops_pipeline.sources.github.client import (
     GitHubAuthError,
     GitHubClient,
@@ -336,7 +336,7 @@ def test_redact_url():
 
 def test_describe_strips_signatures():
     exc = ConnectionError("Max retries exceeded with url: /blobs/1?sig=abc&se=2 (Caused by x)")
-    text = client_mod._describe(exc)
+    text = errors_mod._describe(exc)
     assert "sig=" not in text and "/blobs/1?..." in text
 
 

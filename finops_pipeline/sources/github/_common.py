@@ -42,3 +42,11 @@ def parse_time(value: object) -> dt.datetime | None:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.UTC)
     return parsed.astimezone(dt.UTC)
+
+
+def int_or_none(value: str | None) -> int | None:
+    """`value` as an int (a header, a count); None when absent or not a number."""
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
