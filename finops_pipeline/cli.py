@@ -7,7 +7,7 @@ import datetime as dt
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import polars as pl
@@ -56,11 +56,16 @@ def _dagster_instance(settings: Settings):
     return dg.DagsterInstance.get()
 
 
-def materialize_range(settings: Settings, start: dt.date, end: dt.date) -> bool:
+def materialize_range(settings: Settings, start: dt.date, end: dt.date,
+                      resources: Mapping[str, object] | None = None) -> bool:
     """Run the `finops_daily` job for [start, end] in ONE Dagster run recorded in DAGSTER_HOME.
 
     Prints every failed asset check; returns False when the run failed or an ERROR-severity
     check did (a WARN is printed but does not fail the command).
+
+    Args:
+        resources: resources to use instead of the definitions' own (tests pass a `github`
+            resource that talks to their fake server).
     """
     import warnings
 
@@ -70,6 +75,12 @@ def materialize_range(settings: Settings, start: dt.date, end: dt.date) -> bool:
     warnings.filterwarnings("ignore", category=dg.PreviewWarning)
     from finops_pipeline.definitions import defs
     from finops_pipeline.defs.partitions import daily_partitions
+
+    loaded = defs()
+    if resources:
+        loaded = dg.Definitions(assets=loaded.assets, asset_checks=loaded.asset_checks,
+                                jobs=loaded.jobs, schedules=loaded.schedules,
+                                resources={**(loaded.resources or {}), **resources})
 
     last = daily_partitions.get_last_partition_key()
     if start < dt.date.fromisoformat(daily_partitions.start.strftime("%Y-%m-%d")):
@@ -82,7 +93,7 @@ def materialize_range(settings: Settings, start: dt.date, end: dt.date) -> bool:
     os.environ["FINOPS_DATA_DIR"] = str(settings.data_dir)
     if settings.config_path:
         os.environ["FINOPS_CONFIG"] = str(settings.config_path)
-    result = defs.resolve_job_def("finops_daily").execute_in_process(
+    result = loaded.resolve_job_def("finops_daily").execute_in_process(
         instance=instance,
         tags={"dagster/asset_partition_range_start": start.isoformat(),
               "dagster/asset_partition_range_end": end.isoformat()},

@@ -1,22 +1,25 @@
-"""Dagster Definitions: sources -> lake -> warehouse, daily UTC partitions."""
+"""Dagster Definitions: sources -> lake -> warehouse (-> analytics), daily UTC partitions.
+
+Loaded the way `create-dagster` scaffolds a project: every Dagster object defined at module
+level under `finops_pipeline/defs/` (assets generated from the registries, checks, the job,
+the schedule, and the resources of `defs/resources.py`) is collected by
+`load_from_defs_folder`. `dg check defs` and `dagster definitions validate` load this.
+"""
+
+from functools import cache
+from pathlib import Path
 
 import dagster as dg
 
-from finops_pipeline.defs.assets.lake import lake
-from finops_pipeline.defs.assets.sources import gh_aw_logs, github
-from finops_pipeline.defs.assets.warehouse import warehouse
-from finops_pipeline.defs.checks import WAREHOUSE_CHECKS
-from finops_pipeline.defs.jobs import daily_job
-from finops_pipeline.defs.resources import FinopsConfig
-from finops_pipeline.defs.schedules import finops_daily_schedule
 
-# Everything a day needs, in dependency order; `finops materialize` runs exactly this.
-ALL_ASSETS = [gh_aw_logs, github, lake, warehouse, *WAREHOUSE_CHECKS]
+@dg.definitions
+@cache
+def defs() -> dg.Definitions:
+    return dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
 
-defs = dg.Definitions(
-    assets=[gh_aw_logs, github, lake, warehouse],
-    asset_checks=WAREHOUSE_CHECKS,
-    jobs=[daily_job],
-    schedules=[finops_daily_schedule],
-    resources={"finops": FinopsConfig()},
-)
+
+def all_assets() -> list:
+    """Every asset and check of a day, in dependency order: what `finops materialize` runs
+    and what tests pass to `dg.materialize`."""
+    loaded = defs()
+    return [*loaded.assets, *loaded.asset_checks]

@@ -20,12 +20,14 @@ from __future__ import annotations
 import datetime as dt
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
+
+from finops_pipeline.schemas.raw import RAW_KINDS
 
 
 @dataclass(frozen=True)
@@ -68,13 +70,6 @@ class DataPaths:
     def raw_file(self, source: str, kind: str, day: dt.date) -> Path:
         return self.root / "raw" / source / kind / f"day={day.isoformat()}" / "data.parquet"
 
-    def raw_sources(self, kind: str) -> list[str]:
-        """Names of the sources that have ever written raw data of this kind."""
-        base = self.root / "raw"
-        if not base.is_dir():
-            return []
-        return sorted(p.name for p in base.iterdir() if (p / kind).is_dir())
-
     def lake_file(self, dataset: str, day: dt.date) -> Path:
         return self.root / "lake" / dataset / f"day={day.isoformat()}" / "data.parquet"
 
@@ -93,13 +88,14 @@ def staged_path(paths: DataPaths, final: Path, suffix: str = ".parquet") -> Iter
             os.fsync(fh.fileno())
         final.parent.mkdir(parents=True, exist_ok=True)
         os.replace(tmp, final)
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
     finally:
         if tmp.exists():
             tmp.unlink()
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
+    """Make a rename in `directory` durable."""
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -130,3 +126,31 @@ def write_or_remove(paths: DataPaths, df: pl.DataFrame, final: Path) -> Path | N
 def read_parquet_or_none(path: Path) -> pl.DataFrame | None:
     """Read a day file, or None when it does not exist yet."""
     return pl.read_parquet(path) if path.is_file() else None
+
+
+def write_raw_day(paths: DataPaths, source: str, day: dt.date,
+                  frames: Mapping[str, pl.DataFrame]) -> None:
+    """Replace a source's raw slice of `day`: one file per kind, each in its raw schema."""
+    for kind, df in frames.items():
+        expected = RAW_KINDS[kind].schema
+        if dict(df.schema) != expected:
+            # A source writing the wrong columns is a bug in the source, never bad input.
+            raise TypeError(f"source {source} wrote raw {kind} with columns {dict(df.schema)}; "
+                            f"the raw contract (schemas/raw.py) is {expected}")
+        write_parquet_atomic(paths, df, paths.raw_file(source, kind, day))
+
+
+def read_raw_day(paths: DataPaths, source: str, kinds: Iterable[str],
+                 day: dt.date) -> dict[str, pl.DataFrame] | None:
+    """A source's raw slice of `day` by kind, or None when it never delivered that day.
+
+    A kind the source writes but whose file is missing reads as empty; files an older version
+    wrote gain the columns added since, as nulls.
+    """
+    frames = {}
+    for kind in kinds:
+        df = read_parquet_or_none(paths.raw_file(source, kind, day))
+        frames[kind] = RAW_KINDS[kind].conform(df) if df is not None else None
+    if all(df is None for df in frames.values()):
+        return None
+    return {k: df if df is not None else RAW_KINDS[k].empty() for k, df in frames.items()}

@@ -23,7 +23,7 @@ from typing import Any
 import polars as pl
 
 from finops_pipeline.schemas.raw import RAW_RUNS_SCHEMA, RAW_TOKEN_LINES_SCHEMA
-from finops_pipeline.transforms.runs import RUN_REFS_SCHEMA
+from finops_pipeline.schemas.runs import RUN_REFS_SCHEMA
 
 CANONICAL = "sandbox/firewall/logs/api-proxy-logs/token-usage.jsonl"
 DROP = object()  # token_record(field=DROP) removes the field from the default record

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 import os
 import random
@@ -12,8 +11,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-import finops_pipeline.stages as stages
-from finops_pipeline.cli import main
+from finops_pipeline.cli import materialize_range
+from finops_pipeline.config import load_settings
+from finops_pipeline.defs.resources import GitHubResource
 from finops_pipeline.sources.github.client import GitHubClient
 from finops_pipeline_tests.fake_github import FakeClock, FakeGitHub, Fault, make_zip
 from finops_pipeline_tests.test_pipeline_e2e import record
@@ -47,21 +47,33 @@ def populate(gh: FakeGitHub) -> None:
                     head_ref="feature/x")  # not Copilot's: ignored
 
 
+def fake_clock_github(clock: FakeClock) -> GitHubResource:
+    """The `github` resource, with a client whose waits go to `clock` (no real sleeping)."""
+
+    class FakeClockGitHub(GitHubResource):
+        def client(self, api_url: str, *, max_in_flight: int) -> GitHubClient:
+            return GitHubClient(api_url, self.resolved_token(), max_in_flight=max_in_flight,
+                                clock=clock, timeout=2.0, rng=random.Random(1))
+
+    return FakeClockGitHub()
+
+
 @pytest.fixture
-def fake_clock(monkeypatch) -> FakeClock:
-    clock = FakeClock()
-    monkeypatch.setattr(stages, "GITHUB_CLIENT_FACTORY", functools.partial(
-        GitHubClient, clock=clock, timeout=2.0, rng=random.Random(1)))
-    return clock
+def fake_clock() -> FakeClock:
+    return FakeClock()
 
 
-def materialize(data: Path, gh: FakeGitHub, token: str | None = SENTINEL) -> int:
+def materialize(data: Path, gh: FakeGitHub, clock: FakeClock,
+                token: str | None = SENTINEL) -> int:
+    """What `finops materialize --start D1 --end D2` does, with the fake-clock resource."""
     os.environ.update({"GITHUB_API_URL": gh.api_url, "FINOPS_GITHUB_REPOS": "acme/api,acme/web"})
     if token:
         os.environ["GITHUB_TOKEN"] = token
     else:
         os.environ.pop("GITHUB_TOKEN", None)
-    return main(["--data-dir", str(data), "materialize", "--start", str(D1), "--end", str(D2)])
+    ok = materialize_range(load_settings(data_dir=data), D1, D2,
+                           resources={"github": fake_clock_github(clock)})
+    return 0 if ok else 1
 
 
 def tables(data: Path) -> dict[str, list]:
@@ -74,7 +86,7 @@ def tables(data: Path) -> dict[str, list]:
 def test_github_days_fill_the_lake_and_warehouse(tmp_path: Path, fake_clock):
     with FakeGitHub(token=SENTINEL) as gh:
         populate(gh)
-        assert materialize(tmp_path / "data", gh) == 0
+        assert materialize(tmp_path / "data", gh, fake_clock) == 0
     with duckdb.connect(str(tmp_path / "data" / "warehouse" / "finops.duckdb"),
                         read_only=True) as con:
         runs = con.sql("SELECT day, repo, run_id, status, has_token_data, requests, source "
@@ -109,7 +121,7 @@ def test_github_days_fill_the_lake_and_warehouse(tmp_path: Path, fake_clock):
 def test_injected_faults_change_nothing(tmp_path: Path, fake_clock):
     with FakeGitHub(token=SENTINEL) as clean:
         populate(clean)
-        assert materialize(tmp_path / "clean", clean) == 0
+        assert materialize(tmp_path / "clean", clean, fake_clock) == 0
     with FakeGitHub(token=SENTINEL) as gh:
         populate(gh)
         gh.inject("/repos/acme/api/actions/runs", Fault.server_error(502),
@@ -119,7 +131,7 @@ def test_injected_faults_change_nothing(tmp_path: Path, fake_clock):
                   Fault.primary_rate_limit(reset=fake_clock.now() + 120))
         gh.inject("/blobs/*", Fault.truncated(), Fault.connection_close(), host="blob")
         gh.inject("/repos/acme/web/pulls", Fault.slow(3.0), Fault.server_error(503))
-        assert materialize(tmp_path / "faulty", gh) == 0
+        assert materialize(tmp_path / "faulty", gh, fake_clock) == 0
         assert gh.pending_faults() == 0  # every fault was actually hit
     assert tables(tmp_path / "faulty") == tables(tmp_path / "clean")
     assert max(fake_clock.sleeps) >= 60  # the secondary limit waited a minute, on a fake clock
@@ -134,7 +146,7 @@ def test_hostile_archives_leave_good_records_and_no_files(tmp_path: Path, fake_c
             CANONICAL: token_lines("good190", 2)}))
         corrupt = gh.add_run("acme/api", created_at=f"{D1}T21:00:00Z", id=191, name="Smoke Claude")
         gh.add_artifact("acme/api", corrupt["id"], "agent-artifacts", b"PK\x03\x04 not a zip")
-        assert materialize(tmp_path / "data", gh) == 0
+        assert materialize(tmp_path / "data", gh, fake_clock) == 0
     with duckdb.connect(str(tmp_path / "data" / "warehouse" / "finops.duckdb"),
                         read_only=True) as con:
         got = con.execute("SELECT run_id, count(*) FROM fact_llm_requests WHERE day = ? "
@@ -153,7 +165,7 @@ def test_the_token_never_reaches_files_or_output(tmp_path: Path, fake_clock, cap
         populate(gh)
         gh.inject("/repos/acme/api/actions/runs", *[Fault.server_error(500)] * 10)  # exhausted
         gh.inject("/repos/acme/web/pulls", Fault.http(422, {"message": f"echo {SENTINEL}"}))
-        assert materialize(tmp_path / "data", gh) == 1  # the fetch check failed
+        assert materialize(tmp_path / "data", gh, fake_clock) == 1  # the fetch check failed
         assert all("authorization" not in {k.lower() for k in r.headers}
                    for r in gh.requests_to("blob"))
     out = capsys.readouterr()
@@ -167,10 +179,10 @@ def test_a_missing_token_keeps_what_github_delivered_before(tmp_path: Path, fake
     data = tmp_path / "data"
     with FakeGitHub(token=SENTINEL) as gh:
         populate(gh)
-        assert materialize(data, gh) == 0
+        assert materialize(data, gh, fake_clock) == 0
         before = tables(data)
         capsys.readouterr()
-        assert materialize(data, gh, token=None) == 1
+        assert materialize(data, gh, fake_clock, token=None) == 1
         assert gh.requests_to("api") and all(
             r.path for r in gh.requests_to("api"))  # requests came only from the first run
     err = capsys.readouterr().out

@@ -12,8 +12,8 @@ import duckdb
 import polars as pl
 import pytest
 
-from finops_pipeline.definitions import ALL_ASSETS, defs
-from finops_pipeline.defs.resources import FinopsConfig
+from finops_pipeline.definitions import all_assets, defs
+from finops_pipeline.defs.resources import FinopsConfig, GitHubResource
 from finops_pipeline.lake import DataPaths
 from finops_pipeline.warehouse.tables import tables
 
@@ -74,9 +74,9 @@ def data_dir(tmp_path: Path) -> Path:
 def materialize(data_dir: Path, start: dt.date, end: dt.date,
                 instance: dg.DagsterInstance | None = None) -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        ALL_ASSETS,
+        all_assets(),
         instance=instance or dg.DagsterInstance.ephemeral(),
-        resources={"finops": FinopsConfig(data_dir=str(data_dir))},
+        resources={"finops": FinopsConfig(data_dir=str(data_dir)), "github": GitHubResource()},
         tags={"dagster/asset_partition_range_start": start.isoformat(),
               "dagster/asset_partition_range_end": end.isoformat()},
         raise_on_error=True,
@@ -100,14 +100,14 @@ def snapshot(data_dir: Path) -> dict[str, object]:
 
 
 def test_definitions_load():
-    graph = defs.resolve_asset_graph()
+    graph = defs().resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
     assert {"sources/gh_aw_logs", "lake/llm_requests", "warehouse/kpi_workflow_daily"} <= keys
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
         assert node.partitions_def is not None
         assert node.backfill_policy == dg.BackfillPolicy.single_run()
-    assert defs.resolve_job_def("finops_daily") is not None
+    assert defs().resolve_job_def("finops_daily") is not None
 
 
 def test_range_in_one_run_fills_every_table(data_dir: Path):
@@ -173,6 +173,7 @@ def test_ingest_log_balances_for_every_day(data_dir: Path):
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     # 2 of 5 lines quarantined on D1 and D2: above the 5% default rate, so the WARN fires.
     assert checks == {"github_fetch_complete": True,  # off: nothing to fetch, nothing failed
+                      "gh_aw_logs_fetch_complete": True,
                       "rows_in_balance": True, "quarantine_rate_below_threshold": False,
                       "all_requests_priced": True, "ingest_log_balances": True,
                       "lake_matches_warehouse": True, "requests_match_run_summaries": True,
@@ -211,10 +212,11 @@ def test_rematerializing_any_day_changes_nothing(data_dir: Path):
 def test_other_sources_slices_survive_a_rerun(data_dir: Path):
     materialize(data_dir, D1, D1)
     paths = DataPaths(data_dir)
-    # Pretend another source delivered the same day earlier (its raw slice is on disk).
+    # Pretend the github source delivered the same day earlier (its raw slice is on disk;
+    # it is off now: no repos configured).
     for kind in ("runs", "token_usage"):
         src = pl.read_parquet(paths.raw_file("gh_aw_logs", kind, D1))
-        dst = paths.raw_file("other_feed", kind, D1)
+        dst = paths.raw_file("github", kind, D1)
         dst.parent.mkdir(parents=True)
         src.write_parquet(dst)
     # gh-aw logs are gone from the landing area; the source runs and delivers nothing today.
@@ -223,27 +225,27 @@ def test_other_sources_slices_survive_a_rerun(data_dir: Path):
             f.unlink() if f.is_file() else f.rmdir()
     materialize(data_dir, D1, D1)
     sources = sql(data_dir, "SELECT source, count(*) FROM fact_llm_requests GROUP BY ALL")
-    assert sources.rows() == [("other_feed", 2)]
+    assert sources.rows() == [("github", 2)]
     log = sql(data_dir, "SELECT source, rows_in FROM ingest_log WHERE dataset='llm_requests' "
                         "ORDER BY source")
-    assert log.rows() == [("gh_aw_logs", 0), ("other_feed", 5)]
+    assert log.rows() == [("gh_aw_logs", 0), ("github", 5)]
 
 
 def test_failed_load_leaves_published_warehouse_intact(data_dir: Path, monkeypatch):
     materialize(data_dir, D1, D3)
     before = snapshot(data_dir)
-    import finops_pipeline.stages as stages
+    import finops_pipeline.warehouse.load as load
 
     calls = {"n": 0}
-    real = stages.replace_day
+    real = load.replace_rows
 
-    def flaky(con, day, frames):
+    def flaky(con, t, rows, scope):
         calls["n"] += 1
-        if calls["n"] == 2:
+        if calls["n"] == 8:  # the second day's first table
             raise RuntimeError("simulated crash mid-load")
-        return real(con, day, frames)
+        return real(con, t, rows, scope)
 
-    monkeypatch.setattr(stages, "replace_day", flaky)
+    monkeypatch.setattr(load, "replace_rows", flaky)
     # Change the input so a successful load would change the warehouse.
     land_run(data_dir / "landing" / "gh-aw-logs", 9, "2026-03-01T12:00:00Z", "New", "acme/x",
              [record("z1")])

@@ -34,7 +34,7 @@ def test_days_are_utc_whatever_the_tick_timezone():
 
 
 def test_schedule_is_on_by_default_at_8_utc():
-    schedule = defs.resolve_schedule_def("finops_daily_schedule")
+    schedule = defs().resolve_schedule_def("finops_daily_schedule")
     assert schedule.cron_schedule == "0 8 * * *"
     assert schedule.execution_timezone == "UTC"
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING

@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from finops_pipeline.lake import DataPaths
-from finops_pipeline.transforms.lake_day import INGEST_LOG_SCHEMA
+from finops_pipeline.schemas.datasets import INGEST_LOG_SCHEMA
 from finops_pipeline.warehouse.load import replace_day
 from finops_pipeline.warehouse.publish import WarehouseBusy, _writer_lock, open_for_update
 

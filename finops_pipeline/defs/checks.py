@@ -1,13 +1,16 @@
 """After-the-fact SQL checks on the published warehouse (and the lake beside it)."""
 
 import datetime as dt
+from collections.abc import Sequence
 
 import dagster as dg
 import polars as pl
 
 from finops_pipeline.defs.assets.common import markdown_preview
 from finops_pipeline.defs.assets.warehouse import WAREHOUSE_KEYS
+from finops_pipeline.defs.partitions import daily_partitions
 from finops_pipeline.defs.resources import FinopsConfig
+from finops_pipeline.lake import DataPaths
 from finops_pipeline.warehouse.access import WarehouseMissing, query
 
 INGEST_LOG_BALANCES = "ingest_log_balances"
@@ -23,6 +26,11 @@ FRESHNESS_DAYS = 2
 
 def _missing(exc: WarehouseMissing) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(passed=False, metadata={"error": str(exc)})
+
+
+def _run_days(context: dg.AssetCheckExecutionContext) -> list[dt.date]:
+    """The days of the run: checks over facts read those days, so they cost O(day)."""
+    return [dt.date.fromisoformat(k) for k in context.partition_keys]
 
 
 @dg.asset_check(asset=WAREHOUSE_KEYS["ingest_log"], name=INGEST_LOG_BALANCES, blocking=True,
@@ -45,60 +53,94 @@ def ingest_log_balances(finops: FinopsConfig) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(asset=WAREHOUSE_KEYS["fact_llm_requests"], name=LAKE_MATCHES_WAREHOUSE,
-                description="Per day, the warehouse holds exactly the lake's requests and runs "
-                "(row counts and token sums).")
-def lake_matches_warehouse(finops: FinopsConfig) -> dg.AssetCheckResult:
-    paths = finops.paths()
-    lake = paths.root / "lake"
+def _days_clause(days: Sequence[dt.date] | None, column: str = "day") -> tuple[str, list]:
+    if days is None:
+        return "true", []
+    return f"{column} IN (SELECT unnest(?::DATE[]))", [list(days)]
+
+
+def _lake_files(paths: DataPaths, dataset: str, days: Sequence[dt.date] | None) -> str:
+    """A read_parquet() of the dataset's lake files of `days` (all days when None), or ""
+    when there are none."""
+    if days is None:
+        files = [str(paths.root / "lake" / dataset / "day=*" / "data.parquet")]
+    else:
+        files = [str(f) for d in days if (f := paths.lake_file(dataset, d)).is_file()]
+    if not files:
+        return ""
+    listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+    return f"read_parquet([{listed}], hive_partitioning = false)"
+
+
+def check_lake_matches_warehouse(paths: DataPaths,
+                                 days: Sequence[dt.date] | None = None) -> dg.AssetCheckResult:
+    """Per day of `days` (every day when None): the lake files, the fact tables and the KPIs
+    count the same requests, tokens and runs."""
+    where, params = _days_clause(days)
+    req_files = _lake_files(paths, "llm_requests", days)
+    run_files = _lake_files(paths, "workflow_runs", days)
+    lake_req = (f"SELECT day, count(*) AS n, sum(total_tokens) AS tokens FROM {req_files} "
+                "GROUP BY day") if req_files else "SELECT NULL::DATE AS day, 0 AS n, 0 AS tokens "
+    lake_runs = (f"SELECT day, count(*) AS n FROM {run_files} GROUP BY day" if run_files
+                 else "SELECT NULL::DATE AS day, 0 AS n")
     try:
         diff = query(paths.warehouse, f"""
-            WITH lake_req AS (
-                SELECT day, count(*) AS n, sum(total_tokens) AS tokens
-                FROM read_parquet('{lake}/llm_requests/*/data.parquet', hive_partitioning = false)
-                GROUP BY day),
-            wh_req AS (SELECT day, count(*) AS n, sum(total_tokens) AS tokens
-                       FROM fact_llm_requests GROUP BY day),
-            lake_runs AS (
-                SELECT day, count(*) AS n
-                FROM read_parquet('{lake}/workflow_runs/*/data.parquet', hive_partitioning = false)
-                GROUP BY day),
-            wh_runs AS (SELECT day, count(*) AS n FROM fact_workflow_runs GROUP BY day)
-            SELECT coalesce(l.day, w.day) AS day, l.n AS lake_requests, w.n AS wh_requests,
-                   l.tokens AS lake_tokens, w.tokens AS wh_tokens,
-                   lr.n AS lake_runs, wr.n AS wh_runs
-            FROM lake_req l FULL JOIN wh_req w USING (day)
-            FULL JOIN lake_runs lr USING (day) FULL JOIN wh_runs wr USING (day)
-            WHERE coalesce(l.n, 0) <> coalesce(w.n, 0)
-               OR coalesce(l.tokens, 0) <> coalesce(w.tokens, 0)
-               OR coalesce(lr.n, 0) <> coalesce(wr.n, 0)
-            ORDER BY day""")
+            WITH lake_req AS ({lake_req}),
+            fact_req AS (SELECT day, count(*) AS n, sum(total_tokens) AS tokens
+                         FROM fact_llm_requests WHERE {where} GROUP BY day),
+            kpi_req AS (SELECT day, sum(requests) AS n, sum(total_tokens) AS tokens
+                        FROM kpi_workflow_daily WHERE {where} GROUP BY day),
+            lake_runs AS ({lake_runs}),
+            fact_runs AS (SELECT day, count(*) AS n FROM fact_workflow_runs
+                          WHERE {where} GROUP BY day)
+            SELECT day, l.n AS lake_requests, f.n AS fact_requests, k.n AS kpi_requests,
+                   l.tokens AS lake_tokens, f.tokens AS fact_tokens, k.tokens AS kpi_tokens,
+                   lr.n AS lake_runs, fr.n AS fact_runs
+            FROM lake_req l FULL JOIN fact_req f USING (day) FULL JOIN kpi_req k USING (day)
+            FULL JOIN lake_runs lr USING (day) FULL JOIN fact_runs fr USING (day)
+            WHERE day IS NOT NULL AND (
+                  coalesce(l.n, 0) <> coalesce(f.n, 0) OR coalesce(f.n, 0) <> coalesce(k.n, 0)
+               OR coalesce(l.tokens, 0) <> coalesce(f.tokens, 0)
+               OR coalesce(f.tokens, 0) <> coalesce(k.tokens, 0)
+               OR coalesce(lr.n, 0) <> coalesce(fr.n, 0))
+            ORDER BY day""", params * 3)
     except WarehouseMissing as exc:
         return _missing(exc)
     return dg.AssetCheckResult(
         passed=diff.height == 0,
         severity=dg.AssetCheckSeverity.ERROR,
-        metadata={"days_differing": diff.height,
+        metadata={"days_checked": len(days) if days is not None else "all",
+                  "days_differing": diff.height,
                   "differences": markdown_preview(diff) if diff.height else "none"},
     )
 
 
-@dg.asset_check(asset=WAREHOUSE_KEYS["fact_workflow_runs"], name=REQUESTS_MATCH_RUN_SUMMARIES,
-                description="Per run, our request totals agree with gh-aw's token_usage_summary "
-                f"within {SUMMARY_TOLERANCE:.0%} of its tokens (quarantined or duplicate lines "
-                "explain small differences).")
-def requests_match_run_summaries(finops: FinopsConfig) -> dg.AssetCheckResult:
+@dg.asset_check(asset=WAREHOUSE_KEYS["fact_llm_requests"], name=LAKE_MATCHES_WAREHOUSE,
+                partitions_def=daily_partitions,
+                description="Per day of the run, the lake files, the fact tables and the KPIs "
+                "count the same requests, tokens and runs.")
+def lake_matches_warehouse(context: dg.AssetCheckExecutionContext,
+                           finops: FinopsConfig) -> dg.AssetCheckResult:
+    return check_lake_matches_warehouse(finops.paths(), _run_days(context))
+
+
+def check_requests_match_run_summaries(
+        paths: DataPaths, days: Sequence[dt.date] | None = None) -> dg.AssetCheckResult:
+    """Per run of `days` (every day when None): our request totals agree with gh-aw's
+    token_usage_summary within SUMMARY_TOLERANCE of its tokens."""
+    where, params = _days_clause(days)
+    run_where, _ = _days_clause(days, "r.day")
     try:
         # Compare like with like: gh-aw sums the proxy's raw input_tokens, which for
         # inclusive providers still contain the cache reads we split out.
-        runs = query(finops.paths().warehouse, """
+        runs = query(paths.warehouse, f"""
             WITH ours AS (
                 SELECT repo, run_id, run_attempt, count(*) AS requests,
                        sum(input_tokens + CASE WHEN token_rule = 'inclusive_cache_read'
                                                THEN cache_read_tokens ELSE 0 END
                            + output_tokens + cache_read_tokens + cache_write_tokens)::BIGINT
                            AS tokens
-                FROM fact_llm_requests GROUP BY ALL)
+                FROM fact_llm_requests WHERE {where} GROUP BY ALL)
             SELECT r.day, r.repo, r.workflow, r.run_id, r.summary_requests,
                    coalesce(o.requests, 0) AS requests,
                    r.summary_input_tokens + r.summary_output_tokens
@@ -107,7 +149,9 @@ def requests_match_run_summaries(finops: FinopsConfig) -> dg.AssetCheckResult:
                    coalesce(o.tokens, 0) AS tokens  -- BIGINT: DuckDB sums are DECIMAL(38,0),
                                                     -- whose division would truncate to 0
             FROM fact_workflow_runs r LEFT JOIN ours o USING (repo, run_id, run_attempt)
-            WHERE r.summary_requests IS NOT NULL AND r.has_token_data""")
+            WHERE r.summary_requests IS NOT NULL AND r.has_token_data
+              AND {run_where}""",
+            params * 2)
     except WarehouseMissing as exc:
         return _missing(exc)
     diff = (pl.col("tokens") - pl.col("summary_tokens")).abs().cast(pl.Float64)
@@ -122,6 +166,16 @@ def requests_match_run_summaries(finops: FinopsConfig) -> dg.AssetCheckResult:
                   "tolerance": SUMMARY_TOLERANCE,
                   "worst": markdown_preview(off, rows=10) if off.height else "none"},
     )
+
+
+@dg.asset_check(asset=WAREHOUSE_KEYS["fact_workflow_runs"], name=REQUESTS_MATCH_RUN_SUMMARIES,
+                partitions_def=daily_partitions,
+                description="Per run of the run's days, our request totals agree with gh-aw's "
+                f"token_usage_summary within {SUMMARY_TOLERANCE:.0%} of its tokens (quarantined "
+                "or duplicate lines explain small differences).")
+def requests_match_run_summaries(context: dg.AssetCheckExecutionContext,
+                                 finops: FinopsConfig) -> dg.AssetCheckResult:
+    return check_requests_match_run_summaries(finops.paths(), _run_days(context))
 
 
 @dg.asset_check(asset=WAREHOUSE_KEYS["history_daily"], name=LATEST_PARTITION_FRESH,

@@ -1,16 +1,20 @@
-"""Configuration as a Dagster resource, resolved when a run starts (never at import time)."""
+"""Resources, resolved when a run starts (never at import time): settings and GitHub access."""
 
 import dagster as dg
+from pydantic import Field
 
 from finops_pipeline.config import Settings, load_settings
 from finops_pipeline.lake import DataPaths
+from finops_pipeline.sources.github.client import GitHubClient
+
+TOKEN_ENV_VAR = "GITHUB_TOKEN"
 
 
 class FinopsConfig(dg.ConfigurableResource):
     """Where the data lives and which finops.yaml to use.
 
     Unset fields fall back to FINOPS_DATA_DIR / FINOPS_CONFIG, then ./data and ./finops.yaml.
-    Secrets (GITHUB_TOKEN) are read from the environment when needed and never stored here.
+    Secrets are not settings: the GitHub token is the `github` resource's.
     """
 
     data_dir: str | None = None
@@ -21,3 +25,31 @@ class FinopsConfig(dg.ConfigurableResource):
 
     def paths(self) -> DataPaths:
         return DataPaths(self.settings().data_dir)
+
+
+class GitHubResource(dg.ConfigurableResource):
+    """GitHub REST access for the `github` source: the token, and the client built from it.
+
+    The token is `dg.EnvVar("GITHUB_TOKEN")`, read when the source asks for it. It is not
+    bound as `token=dg.EnvVar(...)` in the definitions because Dagster then refuses to start
+    any run while the variable is unset (EnvVar has no default, dagster-io/dagster#16232),
+    and a pipeline without GitHub, or a day run without a token, must still run and keep
+    the GitHub data it has (DESIGN section 8). Set `token` to bind one explicitly, e.g.
+    `GitHubResource(token=dg.EnvVar("MY_TOKEN_VAR"))`. Tests subclass this and override
+    `client` to talk to their fake server with a fake clock.
+    """
+
+    token: str | None = Field(default=None, repr=False)
+    timeout_seconds: float = 30.0
+
+    def resolved_token(self) -> str | None:
+        return self.token or dg.EnvVar(TOKEN_ENV_VAR).get_value() or None
+
+    def client(self, api_url: str, *, max_in_flight: int) -> GitHubClient:
+        return GitHubClient(api_url, self.resolved_token(), max_in_flight=max_in_flight,
+                            timeout=self.timeout_seconds)
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    return dg.Definitions(resources={"finops": FinopsConfig(), "github": GitHubResource()})

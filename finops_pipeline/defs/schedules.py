@@ -5,7 +5,10 @@ import datetime as dt
 import dagster as dg
 
 from finops_pipeline.config import load_settings
-from finops_pipeline.defs.jobs import daily_job
+
+# The module, not the job: an object imported at module level would be collected twice by
+# load_from_defs_folder.
+from finops_pipeline.defs import jobs
 
 DAILY_CRON = "0 8 * * *"
 
@@ -23,7 +26,7 @@ def days_to_materialize(tick: dt.datetime, lookback_days: int) -> tuple[dt.date,
 @dg.schedule(
     cron_schedule=DAILY_CRON,
     execution_timezone="UTC",
-    job=daily_job,
+    job=jobs.daily_job,
     # On by default: a FinOps pipeline that nobody remembered to switch on reports nothing.
     # Turn it off in the UI (Automation) or with `dagster schedule stop finops_daily_schedule`.
     default_status=dg.DefaultScheduleStatus.RUNNING,

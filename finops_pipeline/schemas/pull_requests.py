@@ -11,6 +11,15 @@ from finops_pipeline.schemas import checks
 PR_STATES = ("merged", "rejected", "open")
 
 
+PULL_REQUESTS_SCHEMA: dict[str, pl.DataType] = {
+    "day": pl.Date(), "source": pl.String(), "repo": pl.String(), "number": pl.Int64(),
+    "state": pl.String(), "created_at": pl.Datetime("us", "UTC"),
+    "merged_at": pl.Datetime("us", "UTC"), "closed_at": pl.Datetime("us", "UTC"),
+    "head_ref": pl.String(), "author": pl.String(), "title": pl.String(), "url": pl.String(),
+    "_source": pl.String(), "_line": pl.Int64(),
+}
+
+
 class RawPullRequest(pa.DataFrameModel):
     repo: str = pa.Field(nullable=False, str_matches=r"^[^/\s]+/[^/\s]+$")
     number: str = pa.Field(nullable=False)

@@ -17,6 +17,28 @@ RAW_RUN_INT_FIELDS = ("run_number", "token_usage", "turns", "error_count", "warn
                       "summary_requests")
 
 
+# The `workflow_runs` lake dataset; `_shape` orders copies of one run (internal).
+WORKFLOW_RUNS_SCHEMA: dict[str, pl.DataType] = {
+    "day": pl.Date(), "source": pl.String(), "repo": pl.String(), "run_id": pl.Int64(),
+    "run_attempt": pl.Int32(), "run_number": pl.Int64(), "workflow": pl.String(),
+    "workflow_path": pl.String(), "event": pl.String(), "head_branch": pl.String(),
+    "head_sha": pl.String(), "status": pl.String(), "conclusion": pl.String(),
+    "is_failed": pl.Boolean(), "actor": pl.String(), "engine": pl.String(),
+    "primary_model": pl.String(), "url": pl.String(),
+    "created_at": pl.Datetime("us", "UTC"), "started_at": pl.Datetime("us", "UTC"),
+    "updated_at": pl.Datetime("us", "UTC"), "duration_ms": pl.Int64(), "turns": pl.Int64(),
+    "error_count": pl.Int64(), "warning_count": pl.Int64(), "reported_tokens": pl.Int64(),
+    "reported_cost_usd": pl.Float64(), "reported_ai_credits": pl.Float64(),
+    "summary_input_tokens": pl.Int64(), "summary_output_tokens": pl.Int64(),
+    "summary_cache_read_tokens": pl.Int64(), "summary_cache_write_tokens": pl.Int64(),
+    "summary_requests": pl.Int64(), "token_files": pl.Int32(), "has_token_data": pl.Boolean(),
+    "requests": pl.Int64(), "_shape": pl.String(), "_source": pl.String(), "_line": pl.Int64(),
+}
+# Run references of valid runs: what token-usage lines join on to learn their run.
+RUN_REFS_SCHEMA = {"_run_ref": pl.String, "repo": pl.String, "run_id": pl.Int64,
+                   "run_attempt": pl.Int32, "workflow": pl.String}
+
+
 class RawRun(pa.DataFrameModel):
     """A run as extracted text; only an id and a creation time are indispensable."""
 

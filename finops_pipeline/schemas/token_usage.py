@@ -27,6 +27,22 @@ FIELDS = ("timestamp", "request_id", "provider", "model", "path", "status", "str
           *REQUIRED_INT_FIELDS, *OPTIONAL_INT_FIELDS, "_schema", "event", "x_initiator")
 
 
+# The `llm_requests` lake dataset; `_file_rank` orders copies of one request (internal).
+LLM_REQUESTS_SCHEMA: dict[str, pl.DataType] = {
+    "day": pl.Date(), "source": pl.String(), "repo": pl.String(), "workflow": pl.String(),
+    "run_id": pl.Int64(), "run_attempt": pl.Int32(), "request_id": pl.String(),
+    "timestamp": pl.Datetime("us", "UTC"), "provider": pl.String(), "model": pl.String(),
+    "path": pl.String(), "status": pl.Int32(), "streaming": pl.Boolean(),
+    "input_tokens": pl.Int64(), "output_tokens": pl.Int64(), "cache_read_tokens": pl.Int64(),
+    "cache_write_tokens": pl.Int64(), "reasoning_tokens": pl.Int64(),
+    "prompt_tokens": pl.Int64(), "total_tokens": pl.Int64(), "duration_ms": pl.Int64(),
+    "response_bytes": pl.Int64(), "x_initiator": pl.String(), "schema_version": pl.String(),
+    "token_rule": pl.String(), "cost_usd": pl.Float64(), "reported_cost_usd": pl.Float64(),
+    "price_basis": pl.String(), "_source": pl.String(), "_line": pl.Int64(),
+    "_file_rank": pl.Int32(),
+}
+
+
 class RawTokenUsage(pa.DataFrameModel):
     """One token-usage.jsonl record, every field as the text its writer put there."""
 

@@ -25,13 +25,14 @@ import json
 import logging
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from finops_pipeline.config import Settings
 from finops_pipeline.lake import DataPaths
 from finops_pipeline.schemas.gh_aw_layout import (
     AGENT_USAGE,
@@ -43,6 +44,7 @@ from finops_pipeline.schemas.gh_aw_layout import (
 )
 from finops_pipeline.schemas.raw import RAW_RUNS_SCHEMA, RAW_TOKEN_LINES_SCHEMA
 from finops_pipeline.schemas.timeparse import parse_utc_days
+from finops_pipeline.sources.base import SourceContext, SourceDay
 from finops_pipeline.sources.jsontext import (
     get_path,
     iter_array,
@@ -336,3 +338,39 @@ def _token_lines(ref: str, path: Path, rank: int) -> pl.DataFrame:
     except OSError as exc:
         return unreadable_token_file(ref, str(path), rank, str(exc))
     return token_lines_frame(ref, str(path), data, rank)
+
+
+class GhAwLogsSource:
+    """Runs and api-proxy token-usage lines from `gh aw logs` folders and `--json` files.
+
+    Reads `landing/gh-aw-logs/` plus `sources.gh_aw_logs.paths` of finops.yaml. A run and its
+    requests belong to the UTC day the run was created; a small index keeps one day's
+    materialization from re-reading every file ever landed. Output: raw/gh_aw_logs/.
+    """
+
+    name = SOURCE
+    landing_name = LANDING_NAME
+    raw_kinds = ("runs", "token_usage")
+    asset_kinds = frozenset({"python", "json"})
+    resource_keys: frozenset[str] = frozenset()
+    off_hint = ""
+
+    def enabled(self, settings: Settings) -> bool:
+        return True  # the landing folder is always read
+
+    def extract(self, ctx: SourceContext, days: Sequence[dt.date]) -> Iterator[SourceDay]:
+        index = LogsIndex(ctx.state / "gh_aw_logs_index.json")
+        roots = [ctx.landing, *ctx.settings.gh_aw_logs_paths]
+        found = discover(roots)
+        read = index.refresh(found)
+        ctx.say(f"gh_aw_logs: {len(found.run_summaries)} run folders and {len(found.json_files)} "
+                f"JSON files under {len(roots)} roots; {read} new or changed files indexed")
+        if found.run_dirs_without_summary:
+            ctx.say(f"gh_aw_logs: {len(found.run_dirs_without_summary)} run-* folders have no "
+                    f"{RUN_SUMMARY} yet (download in progress?) and were skipped, e.g. "
+                    f"{found.run_dirs_without_summary[0]}")
+        for day in days:
+            ex = extract_day(index, day)
+            yield SourceDay(day, {"runs": ex.runs, "token_usage": ex.token_lines},
+                            figures={"runs": ex.runs.height, "token_lines": ex.token_lines.height,
+                                     "files": ex.files})

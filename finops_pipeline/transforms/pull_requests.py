@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
 import polars as pl
 
-from finops_pipeline.schemas.pull_requests import PullRequests, RawPullRequest
+from finops_pipeline.schemas.datasets import PULL_REQUESTS
+from finops_pipeline.schemas.pull_requests import (
+    PULL_REQUESTS_SCHEMA,
+    PullRequests,
+    RawPullRequest,
+)
 from finops_pipeline.schemas.timeparse import parse_utc_timestamp
+from finops_pipeline.transforms.accounting import Normalized, dedupe, to_quarantine
 from finops_pipeline.transforms.json_extract import extract_fields, int_from_text
 from finops_pipeline.transforms.validation import split_valid
 
 PR_FIELDS = ("repo", "number", "state", "created_at", "merged_at", "closed_at", "head_ref",
              "author", "title", "url")
-PULL_REQUESTS_SCHEMA: dict[str, pl.DataType] = {
-    "day": pl.Date(), "source": pl.String(), "repo": pl.String(), "number": pl.Int64(),
-    "state": pl.String(), "created_at": pl.Datetime("us", "UTC"),
-    "merged_at": pl.Datetime("us", "UTC"), "closed_at": pl.Datetime("us", "UTC"),
-    "head_ref": pl.String(), "author": pl.String(), "title": pl.String(), "url": pl.String(),
-    "_source": pl.String(), "_line": pl.Int64(),
-}
 
 
 def parse_pull_requests(raw: pl.DataFrame, day: dt.date,
@@ -41,3 +41,15 @@ def parse_pull_requests(raw: pl.DataFrame, day: dt.date,
     typed, wrong_day = split_valid(typed, PullRequests)
     rejected = pl.concat([rejected, wrong_day], how="diagonal_relaxed")
     return typed.select(list(PULL_REQUESTS_SCHEMA)), rejected
+
+
+def normalize_pull_requests(raw: Mapping[str, pl.DataFrame], day: dt.date,
+                            source: str) -> dict[str, Normalized]:
+    """The `pull_requests` dataset of one source's day, de-duplicated by (repo, number)."""
+    raw_pulls = raw["pull_requests"]
+    pulls, rejected = parse_pull_requests(raw_pulls, day, source)
+    pulls, duplicates = dedupe(pulls, PULL_REQUESTS.key, ["_source"])
+    # files = 0: pull requests come from API listings, not files.
+    return {PULL_REQUESTS.name: Normalized(
+        pulls.sort(PULL_REQUESTS.key), to_quarantine(rejected, day, source), raw_pulls.height,
+        duplicates, 0)}

@@ -16,6 +16,7 @@ import polars as pl
 from finops_pipeline.schemas.timeparse import parse_utc_timestamp
 from finops_pipeline.schemas.token_usage import (
     FIELDS,
+    LLM_REQUESTS_SCHEMA,
     OPTIONAL_INT_FIELDS,
     REQUIRED_INT_FIELDS,
     LlmRequests,
@@ -33,19 +34,6 @@ PROVIDER_RULES = {
     "gemini": INCLUSIVE_CACHE_READ,
 }
 
-LLM_REQUESTS_SCHEMA: dict[str, pl.DataType] = {
-    "day": pl.Date(), "source": pl.String(), "repo": pl.String(), "workflow": pl.String(),
-    "run_id": pl.Int64(), "run_attempt": pl.Int32(), "request_id": pl.String(),
-    "timestamp": pl.Datetime("us", "UTC"), "provider": pl.String(), "model": pl.String(),
-    "path": pl.String(), "status": pl.Int32(), "streaming": pl.Boolean(),
-    "input_tokens": pl.Int64(), "output_tokens": pl.Int64(), "cache_read_tokens": pl.Int64(),
-    "cache_write_tokens": pl.Int64(), "reasoning_tokens": pl.Int64(),
-    "prompt_tokens": pl.Int64(), "total_tokens": pl.Int64(), "duration_ms": pl.Int64(),
-    "response_bytes": pl.Int64(), "x_initiator": pl.String(), "schema_version": pl.String(),
-    "token_rule": pl.String(), "cost_usd": pl.Float64(), "reported_cost_usd": pl.Float64(),
-    "price_basis": pl.String(), "_source": pl.String(), "_line": pl.Int64(),
-    "_file_rank": pl.Int32(),
-}
 
 
 @dataclass(frozen=True)

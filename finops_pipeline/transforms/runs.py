@@ -15,6 +15,8 @@ from finops_pipeline.schemas.gh_aw_layout import (
 from finops_pipeline.schemas.runs import (
     FAILED_CONCLUSIONS,
     RAW_RUN_INT_FIELDS,
+    RUN_REFS_SCHEMA,
+    WORKFLOW_RUNS_SCHEMA,
     RawRun,
     WorkflowRuns,
 )
@@ -22,25 +24,6 @@ from finops_pipeline.schemas.timeparse import parse_utc_timestamp
 from finops_pipeline.transforms.json_extract import extract_fields, int_from_text
 from finops_pipeline.transforms.validation import split_valid
 
-WORKFLOW_RUNS_SCHEMA: dict[str, pl.DataType] = {
-    "day": pl.Date(), "source": pl.String(), "repo": pl.String(), "run_id": pl.Int64(),
-    "run_attempt": pl.Int32(), "run_number": pl.Int64(), "workflow": pl.String(),
-    "workflow_path": pl.String(), "event": pl.String(), "head_branch": pl.String(),
-    "head_sha": pl.String(), "status": pl.String(), "conclusion": pl.String(),
-    "is_failed": pl.Boolean(), "actor": pl.String(), "engine": pl.String(),
-    "primary_model": pl.String(), "url": pl.String(),
-    "created_at": pl.Datetime("us", "UTC"), "started_at": pl.Datetime("us", "UTC"),
-    "updated_at": pl.Datetime("us", "UTC"), "duration_ms": pl.Int64(), "turns": pl.Int64(),
-    "error_count": pl.Int64(), "warning_count": pl.Int64(), "reported_tokens": pl.Int64(),
-    "reported_cost_usd": pl.Float64(), "reported_ai_credits": pl.Float64(),
-    "summary_input_tokens": pl.Int64(), "summary_output_tokens": pl.Int64(),
-    "summary_cache_read_tokens": pl.Int64(), "summary_cache_write_tokens": pl.Int64(),
-    "summary_requests": pl.Int64(), "token_files": pl.Int32(), "has_token_data": pl.Boolean(),
-    "requests": pl.Int64(), "_shape": pl.String(), "_source": pl.String(), "_line": pl.Int64(),
-}
-# Run references of valid runs: what token-usage lines join on to learn their run.
-RUN_REFS_SCHEMA = {"_run_ref": pl.String, "repo": pl.String, "run_id": pl.Int64,
-                   "run_attempt": pl.Int32, "workflow": pl.String}
 _URL_REPO = r"^https?://[^/]+/(?:api/v3/)?(?:repos/)?([^/]+/[^/]+)/actions/runs/"
 _GO_UNITS_MS = {"h": 3_600_000.0, "m": 60_000.0, "s": 1000.0, "ms": 1.0, "us": 1e-3,
                 "µs": 1e-3, "ns": 1e-6}

@@ -7,14 +7,6 @@ import polars as pl
 from pandera.errors import SchemaErrors
 
 ROW = "__row"
-QUARANTINE_SCHEMA = {
-    "day": pl.Date,
-    "source": pl.String,  # the pipeline source (gh_aw_logs, github, ...)
-    "_source": pl.String,  # the file (or URL) the row came from
-    "_line": pl.Int64,  # line in that file
-    "_reason": pl.String,
-    "_raw": pl.String,  # the row as it was read, for the user to fix and re-land
-}
 _MAX_VALUE_CHARS = 80
 
 

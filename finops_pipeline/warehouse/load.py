@@ -1,35 +1,182 @@
-"""Idempotent day loads: each day replaced whole, in one transaction."""
+"""Idempotent loads: a load replaces whole units (days, or a keyed table's keys), atomically.
+
+Every load names its scope, the values of the table's `replace_key` it replaces: the rows of
+those units are deleted and the new rows inserted in one transaction, so re-running a load
+never duplicates and a unit that lost its rows is emptied. A row outside the scope is a bug in
+a builder and rolls the whole load back.
+
+Three loaders share this: `load_lake_days` (facts and daily KPIs from the lake files of each
+day), `load_analytics` (tables built from a trailing window of the warehouse's own small
+tables) and `replace_day` (one day of named frames, for tools and tests).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 
 import duckdb
 import polars as pl
 
-from finops_pipeline.warehouse.tables import table
+from finops_pipeline.lake import DataPaths, read_parquet_or_none
+from finops_pipeline.schemas.datasets import LAKE_DATASETS
+from finops_pipeline.warehouse.lake_views import pin_day
+from finops_pipeline.warehouse.tables import Table, table, tables
+
+Progress = Callable[[str], None]
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def replace_rows(con: duckdb.DuckDBPyConnection, t: Table, rows: pl.DataFrame,
+                 scope: pl.DataFrame) -> int:
+    """Replace the units of `scope` in `t` by `rows` (inside the caller's transaction).
+
+    Args:
+        t: the table; its `replace_key` names the unit columns.
+        rows: the new rows, with at least the table's columns.
+        scope: one row per unit replaced (the `replace_key` columns).
+    """
+    key = list(t.replace_key)
+    outside = rows.select(key).unique().join(scope.select(key), on=key, how="anti")
+    if outside.height:
+        example = ", ".join(f"{k}={v}" for k, v in outside.row(0, named=True).items())
+        what = "another day" if t.daily else "a key outside the load"
+        raise ValueError(f"{t.name}: {outside.height} unit(s) of {what} in the load of "
+                         f"{_describe(scope, key)} (e.g. {example})")
+    cols = ", ".join(f'"{c}"' for c in t.schema)
+    keys = ", ".join(f'"{c}"' for c in key)
+    con.register("_scope", scope.select(key).unique())
+    try:
+        con.execute(f"DELETE FROM {t.name} WHERE ({keys}) IN (SELECT {keys} FROM _scope)")
+    finally:
+        con.unregister("_scope")
+    if rows.height:
+        con.register("_incoming", rows.select(list(t.schema)))
+        try:
+            con.execute(f"INSERT INTO {t.name} ({cols}) SELECT {cols} FROM _incoming")
+        finally:
+            con.unregister("_incoming")
+    return rows.height
+
+
+def _describe(scope: pl.DataFrame, key: list[str]) -> str:
+    values = scope.select(key).unique().sort(key).rows()
+    shown = ", ".join(str(v[0] if len(v) == 1 else v) for v in values[:3])
+    return shown + (f" and {len(values) - 3} more" if len(values) > 3 else "")
+
+
+def _days_frame(days: Sequence[dt.date]) -> pl.DataFrame:
+    return pl.DataFrame({"day": list(days)}, schema={"day": pl.Date})
+
+
+def _scope_of(t: Table, rows: pl.DataFrame, days: Sequence[dt.date]) -> pl.DataFrame:
+    """What a load of `days` replaces: those days, or for a table without a day the keys its
+    new rows carry."""
+    return _days_frame(days) if t.daily else rows.select(list(t.replace_key)).unique()
 
 
 def replace_day(con: duckdb.DuckDBPyConnection, day: dt.date,
                 frames: Mapping[str, pl.DataFrame]) -> dict[str, int]:
-    """Delete `day` from each table and insert its new rows, atomically. Returns row counts."""
+    """Replace `day` in each named table by its frame, in one transaction. Returns row counts."""
     counts: dict[str, int] = {}
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         for name, df in frames.items():
-            cols = list(table(name).schema)
-            quoted = ", ".join(f'"{c}"' for c in cols)
-            con.execute(f"DELETE FROM {name} WHERE day = ?", [day])
-            if df.height:
-                if df.filter(pl.col("day") != day).height:
-                    raise ValueError(f"{name}: rows of another day in the load of {day}")
-                con.register("_incoming", df.select(cols))
-                con.execute(f"INSERT INTO {name} ({quoted}) SELECT {quoted} FROM _incoming")
-                con.unregister("_incoming")
-            counts[name] = df.height
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
+            t = table(name)
+            counts[name] = replace_rows(con, t, df, _scope_of(t, df, [day]))
     return counts
+
+
+def read_lake_day(paths: DataPaths, dataset: str, day: dt.date) -> pl.DataFrame:
+    """A dataset's lake file of `day`; an empty frame of its schema when there is none."""
+    df = read_parquet_or_none(paths.lake_file(dataset, day))
+    return df if df is not None else LAKE_DATASETS[dataset].empty()
+
+
+def load_lake_days(con: duckdb.DuckDBPyConnection, paths: DataPaths,
+                   days: Sequence[dt.date], registered: Sequence[Table] | None = None,
+                   progress: Progress | None = None) -> list[dict]:
+    """Build every lake-backed table for each day from its lake files, one transaction a day.
+
+    A lake view's day is pinned instead (warehouse/lake_views.py): no rows are copied, the
+    view reads the day's lake file as of this load. Returns one row of counts per day.
+    """
+    chosen = [t for t in (registered or tables()) if t.from_lake]
+    needed = sorted({r for t in chosen for r in t.reads})
+    report = []
+    now = dt.datetime.now(dt.UTC)
+    for i, day in enumerate(days, start=1):
+        inputs = {name: read_lake_day(paths, name, day) for name in needed}
+        counts: dict[str, int] = {}
+        with transaction(con):
+            for t in chosen:
+                rows = t.build(*(inputs[r] for r in t.reads))
+                if t.storage == "lake_view":
+                    pin_day(con, paths, t.reads[0], day, now)
+                    counts[t.name] = rows.height
+                else:
+                    counts[t.name] = replace_rows(con, t, rows, _scope_of(t, rows, [day]))
+        report.append({"day": day.isoformat(), **counts})
+        if progress:
+            progress(f"[{i}/{len(days)}] {day} warehouse: "
+                     + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return report
+
+
+def analytics_range(t: Table, first: dt.date, last: dt.date, latest: dt.date | None,
+                    ends: Mapping[str, dt.date]) -> tuple[dt.date, dt.date]:
+    """The days of `t` a load of lake days first..last changes.
+
+    A row of day D reads days D - window_days + 1 .. D, so new inputs on first..last change
+    rows through (the last changed input day) + window_days - 1, but never past the latest
+    day the warehouse holds (`latest`): rows after it are built when their days are loaded.
+    """
+    input_end = max([last, *(ends[r] for r in t.reads if r in ends)])
+    end = input_end + dt.timedelta(days=t.window_days - 1)
+    cap = max(last, latest) if latest is not None else last
+    return first, min(end, cap)
+
+
+def load_analytics(con: duckdb.DuckDBPyConnection, days: Sequence[dt.date],
+                   registered: Sequence[Table] | None = None,
+                   progress: Progress | None = None) -> list[dict]:
+    """Rebuild every analytics table for every day that the lake days `days` feed.
+
+    Each table reads its inputs' rows of the window (first - window_days + 1 .. end) from the
+    warehouse itself, small tables only, and replaces days first..end in one transaction.
+    Returns one row per table: the range replaced and the rows written.
+    """
+    chosen = [t for t in (registered or tables()) if t.analytics]
+    if not chosen or not days:
+        return []
+    first, last = min(days), max(days)
+    ends: dict[str, dt.date] = {}
+    report = []
+    with transaction(con):
+        for t in chosen:
+            latest = max((d for r in t.reads
+                          if (d := con.execute(f"SELECT max(day) FROM {r}").fetchone()[0])),
+                         default=None)
+            start, end = analytics_range(t, first, last, latest, ends)
+            read_from = start - dt.timedelta(days=t.window_days - 1)
+            inputs = [con.sql(f"SELECT * FROM {r} WHERE day BETWEEN ? AND ?",
+                              params=[read_from, end]).pl() for r in t.reads]
+            rows = t.build(*inputs, days=(start, end))
+            span = [start + dt.timedelta(days=n) for n in range((end - start).days + 1)]
+            written = replace_rows(con, t, rows, _days_frame(span))
+            ends[t.name] = end
+            report.append({"table": t.name, "first_day": start.isoformat(),
+                           "last_day": end.isoformat(), "rows": written})
+            if progress:
+                progress(f"analytics: {t.name} days {start}..{end}: {written} rows")
+    return report

@@ -6,10 +6,15 @@ copies it to a staging path, loads the days there, checkpoints, and atomically r
 copy over the published file. A reader that has the old file open keeps reading the old
 (complete) inode; the next reader opens the new one. A crash at any point leaves the published
 file untouched. An exclusive lock file serializes writers across processes.
+
+The copy is what keeps this cheap only while the file is small: the large facts are views over
+the lake (warehouse/schema.py), so the file holds runs, pull requests and the daily and
+analytics tables, and a publish costs O(day) work plus a copy of megabytes.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import fcntl
 import os
 import shutil
@@ -18,9 +23,9 @@ from contextlib import contextmanager
 
 import duckdb
 
-from finops_pipeline.lake import DataPaths
-from finops_pipeline.warehouse.tables import create_statements, polars_to_duckdb, tables
-from finops_pipeline.warehouse.views import view_statements
+from finops_pipeline.lake import DataPaths, fsync_dir
+from finops_pipeline.warehouse.lake_views import collect_garbage
+from finops_pipeline.warehouse.schema import ensure_schema, refresh_lake_views
 
 
 class WarehouseBusy(RuntimeError):
@@ -41,25 +46,6 @@ def _writer_lock(paths: DataPaths, wait: bool) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create missing tables and views, and add columns a newer version introduced.
-
-    Additive only: a warehouse built by an older version keeps its rows; days loaded before a
-    column existed show it as null until they are re-materialized.
-    """
-    for statement in create_statements():
-        con.execute(statement)
-    for t in tables():
-        existing = {r[0] for r in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = ?",
-            [t.name]).fetchall()}
-        for col, dtype in t.schema.items():
-            if col not in existing:
-                con.execute(f'ALTER TABLE {t.name} ADD COLUMN "{col}" {polars_to_duckdb(dtype)}')
-    for statement in view_statements():
-        con.execute(statement)
-
-
 @contextmanager
 def open_for_update(paths: DataPaths, wait: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-write connection to a private copy, published atomically on success."""
@@ -70,17 +56,40 @@ def open_for_update(paths: DataPaths, wait: bool = True) -> Iterator[duckdb.Duck
             leftover.unlink(missing_ok=True)
         if paths.warehouse.is_file():
             shutil.copy2(paths.warehouse, building)
+        compacted = building.with_name("finops.duckdb.compacted")
         try:
             con = duckdb.connect(str(building))
             try:
-                ensure_schema(con)
+                now = dt.datetime.now(dt.UTC)
+                dropped = ensure_schema(con, paths, now)
                 yield con
+                # The loads pinned new lake files: point the views at them, drop old pins.
+                refresh_lake_views(con, paths)
+                collect_garbage(con, paths, now)
                 con.execute("CHECKPOINT")
             finally:
                 con.close()
+            if dropped:
+                # DuckDB never returns a dropped table's blocks to the file system: rewrite
+                # the file once, so the copy made by every later publish stays small.
+                _compact(building, compacted)
+                os.replace(compacted, building)
             with open(building, "rb") as fh:
                 os.fsync(fh.fileno())
             os.replace(building, paths.warehouse)
+            # The rename itself must reach the disk, or a power cut could bring back the old
+            # file (or none) after the run reported success.
+            fsync_dir(paths.warehouse_dir)
         finally:
-            for leftover in (building, building.with_name(building.name + ".wal")):
+            for leftover in (building, building.with_name(building.name + ".wal"), compacted,
+                             compacted.with_name(compacted.name + ".wal")):
                 leftover.unlink(missing_ok=True)
+
+
+def _compact(source: os.PathLike, target: os.PathLike) -> None:
+    """Copy every table and view of `source` into a new file `target`."""
+    with duckdb.connect() as con:
+        con.execute("ATTACH ? AS src (READ_ONLY)", [str(source)])
+        con.execute("ATTACH ? AS dst", [str(target)])
+        con.execute("COPY FROM DATABASE src TO dst")
+        con.execute("DETACH dst")

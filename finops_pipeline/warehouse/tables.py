@@ -1,37 +1,153 @@
-"""Warehouse tables (DESIGN section 7): names, grains and column types.
+"""The table registry: every warehouse table declared once (DESIGN section 7).
 
-Column types come from the polars frames the pipeline loads (the lake schemas and the KPI
-transforms run on empty typed input), so the DDL can never drift from what is inserted.
+A table says what it is (name, grain, description), what it reads and how it is built, and so
+where and when it is loaded:
+
+* `storage="lake_view"`: a view over the lake's Parquet files of one dataset (the large facts).
+  Nothing is copied at publish time; the view is re-created at every publish.
+* a table whose `reads` are lake datasets (`window_days=1`): built per day from that day's lake
+  files by the `warehouse` asset; loads replace the day.
+* a table whose `reads` are warehouse tables: an analytics table built by the `analytics`
+  asset from the trailing `window_days` of those (small) tables. Loading days A..B rebuilds
+  every day whose window they are in, through B + window_days - 1.
+* `replace_key`: the columns one load replaces. `("day",)` for daily tables; a table without a
+  `day` (call chains) names its own key, and a load replaces the keys its rows carry.
+
+Column types come from running the builder on empty typed input, so the DDL cannot drift from
+what is inserted. Everything else (Dagster assets, DDL, views, docs/tables.md) is generated
+from `TABLES`.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cached_property
+from typing import Literal
 
 import polars as pl
 
+from finops_pipeline.schemas.datasets import LAKE_DATASETS
 from finops_pipeline.transforms.kpis import (
     history_daily,
     kpi_model_daily,
     kpi_workflow_daily,
     kpi_workflow_model_daily,
 )
-from finops_pipeline.transforms.lake_day import INGEST_LOG_SCHEMA
-from finops_pipeline.transforms.pull_requests import PULL_REQUESTS_SCHEMA
-from finops_pipeline.transforms.requests import LLM_REQUESTS_SCHEMA
-from finops_pipeline.transforms.runs import WORKFLOW_RUNS_SCHEMA
+
+Storage = Literal["table", "lake_view"]
+# Any date works to derive a window table's schema from empty input.
+_SCHEMA_DAYS = (dt.date(2000, 1, 1), dt.date(2000, 1, 1))
 
 
 @dataclass(frozen=True)
 class Table:
+    """One warehouse table.
+
+    Attributes:
+        name: the table (or view) name users query.
+        grain: what one row is.
+        description: shown in the catalog, as the table comment and in Dagster.
+        reads: lake datasets (for facts and daily tables) or warehouse tables (analytics).
+        build: called with one frame per `reads` entry, in order; analytics builders also get
+            `days=(first, last)`, the days whose rows they must return.
+        storage: "table" (in the DuckDB file) or "lake_view" (a view over the lake files).
+        window_days: the trailing days one row of an analytics table reads (1 otherwise).
+        replace_key: the columns a load replaces; `("day",)` unless the table has no day.
+    """
+
     name: str
     grain: tuple[str, ...]
     description: str
-    schema: dict[str, pl.DataType]
+    reads: tuple[str, ...]
+    build: Callable[..., pl.DataFrame]
+    storage: Storage = "table"
+    window_days: int = 1
+    replace_key: tuple[str, ...] = ("day",)
+
+    @property
+    def daily(self) -> bool:
+        """Rows belong to days and loads replace whole days."""
+        return self.replace_key == ("day",)
+
+    @property
+    def from_lake(self) -> bool:
+        """Built from lake datasets (facts, daily KPIs), not from other warehouse tables."""
+        return all(r in LAKE_DATASETS for r in self.reads)
+
+    @property
+    def analytics(self) -> bool:
+        """Built from a trailing window of warehouse tables by the `analytics` asset."""
+        return not self.from_lake
+
+    @cached_property
+    def schema(self) -> dict[str, pl.DataType]:
+        inputs = [_empty_input(name) for name in self.reads]
+        out = self.build(*inputs, days=_SCHEMA_DAYS) if self.analytics else self.build(*inputs)
+        return dict(out.schema)
 
 
-_INTERNAL = {"_file_rank", "_shape"}  # lake-internal ordering columns, not for users
+def public_columns(dataset: str) -> Callable[[pl.DataFrame], pl.DataFrame]:
+    """A fact table's builder: the dataset's rows, its internal `_` columns dropped."""
+    columns = LAKE_DATASETS[dataset].public_columns
+
+    def build(rows: pl.DataFrame) -> pl.DataFrame:
+        return rows.select(columns)
+
+    build.__name__ = f"public_{dataset}"
+    return build
+
+
+TABLES: tuple[Table, ...] = (
+    Table("fact_workflow_runs", ("repo", "run_id", "run_attempt"),
+          "One row per workflow run attempt, with whether token data was found.",
+          ("workflow_runs",), public_columns("workflow_runs")),
+    Table("fact_llm_requests", ("repo", "run_id", "request_id"),
+          "One row per LLM request through the api-proxy, disjoint token buckets.",
+          ("llm_requests",), public_columns("llm_requests"), storage="lake_view"),
+    Table("fact_pull_requests", ("repo", "number"),
+          "Copilot coding-agent pull requests on their creation day: merged, rejected "
+          "(closed unmerged) or open; runs link to them by head branch.",
+          ("pull_requests",), public_columns("pull_requests")),
+    Table("kpi_workflow_daily", ("day", "repo", "workflow"),
+          "Daily KPIs per workflow (DESIGN section 6).",
+          ("workflow_runs", "llm_requests"), kpi_workflow_daily),
+    Table("kpi_model_daily", ("day", "provider", "model"),
+          "Daily volume and cost per model, with its share of the day (model mix).",
+          ("llm_requests",), kpi_model_daily),
+    Table("kpi_workflow_model_daily", ("day", "repo", "workflow", "provider", "model"),
+          "Model mix per workflow: each model's requests, tokens, cost and share of the "
+          "workflow's day.",
+          ("llm_requests",), kpi_workflow_model_daily),
+    Table("history_daily", ("day",), "One row per day for the whole estate.",
+          ("workflow_runs", "llm_requests", "ingest_log"), history_daily),
+    Table("ingest_log", ("day", "dataset", "source"),
+          "rows_in = rows_valid + rows_quarantined + rows_duplicate, per day and source.",
+          ("ingest_log",), public_columns("ingest_log")),
+)
+
+
+def _index(tables: tuple[Table, ...]) -> dict[str, Table]:
+    return {t.name: t for t in tables}
+
+
+_BY_NAME = _index(TABLES)
+
+
+def _empty_input(name: str) -> pl.DataFrame:
+    if name in LAKE_DATASETS:
+        return LAKE_DATASETS[name].empty()
+    return pl.DataFrame(schema=_BY_NAME[name].schema)
+
+
+def tables() -> tuple[Table, ...]:
+    """Every registered table, in load order (inputs before the tables that read them)."""
+    return TABLES
+
+
+def table(name: str) -> Table:
+    return _BY_NAME[name]
 
 
 def polars_to_duckdb(dtype: pl.DataType) -> str:
@@ -45,50 +161,24 @@ def polars_to_duckdb(dtype: pl.DataType) -> str:
     raise TypeError(f"no DuckDB type for {dtype}")
 
 
-@cache
-def tables() -> tuple[Table, ...]:
-    runs = pl.DataFrame(schema=WORKFLOW_RUNS_SCHEMA)
-    requests = pl.DataFrame(schema=LLM_REQUESTS_SCHEMA)
-    ingest = pl.DataFrame(schema=INGEST_LOG_SCHEMA)
-    public = lambda schema: {k: v for k, v in schema.items() if k not in _INTERNAL}  # noqa: E731
-    return (
-        Table("fact_workflow_runs", ("repo", "run_id", "run_attempt"),
-              "One row per workflow run attempt, with whether token data was found.",
-              public(WORKFLOW_RUNS_SCHEMA)),
-        Table("fact_llm_requests", ("repo", "run_id", "request_id"),
-              "One row per LLM request through the api-proxy, disjoint token buckets.",
-              public(LLM_REQUESTS_SCHEMA)),
-        Table("fact_pull_requests", ("repo", "number"),
-              "Copilot coding-agent pull requests on their creation day: merged, rejected "
-              "(closed unmerged) or open; runs link to them by head branch.",
-              public(PULL_REQUESTS_SCHEMA)),
-        Table("kpi_workflow_daily", ("day", "repo", "workflow"),
-              "Daily KPIs per workflow (DESIGN section 6).",
-              dict(kpi_workflow_daily(runs, requests).schema)),
-        Table("kpi_model_daily", ("day", "provider", "model"),
-              "Daily volume and cost per model, with its share of the day (model mix).",
-              dict(kpi_model_daily(requests).schema)),
-        Table("kpi_workflow_model_daily", ("day", "repo", "workflow", "provider", "model"),
-              "Model mix per workflow: each model's requests, tokens, cost and share of the "
-              "workflow's day.",
-              dict(kpi_workflow_model_daily(requests).schema)),
-        Table("history_daily", ("day",), "One row per day for the whole estate.",
-              dict(history_daily(runs, requests, ingest).schema)),
-        Table("ingest_log", ("day", "dataset", "source"),
-              "rows_in = rows_valid + rows_quarantined + rows_duplicate, per day and source.",
-              dict(INGEST_LOG_SCHEMA)),
-    )
+def check_registry(registered: tuple[Table, ...] = TABLES) -> None:
+    """Fail loudly on a registry mistake: unknown inputs, a table read before it is built."""
+    seen: set[str] = set()
+    for t in registered:
+        for r in t.reads:
+            if r not in LAKE_DATASETS and r not in seen:
+                raise ValueError(f"table {t.name} reads {r!r}: neither a lake dataset nor a "
+                                 "table registered before it")
+        if t.storage == "lake_view" and (len(t.reads) != 1 or not t.from_lake):
+            raise ValueError(f"table {t.name}: a lake view reads exactly one lake dataset")
+        if t.analytics and not t.daily:
+            raise ValueError(f"table {t.name}: analytics tables are daily")
+        if t.analytics and t.window_days < 1:
+            raise ValueError(f"table {t.name}: window_days must be >= 1")
+        missing = set(t.replace_key) - set(t.schema)
+        if missing:
+            raise ValueError(f"table {t.name}: replace_key columns {sorted(missing)} missing")
+        seen.add(t.name)
 
 
-def table(name: str) -> Table:
-    return next(t for t in tables() if t.name == name)
-
-
-def create_statements() -> list[str]:
-    out = []
-    for t in tables():
-        cols = ",\n  ".join(f'"{c}" {polars_to_duckdb(d)}' for c, d in t.schema.items())
-        out.append(f"CREATE TABLE IF NOT EXISTS {t.name} (\n  {cols}\n)")
-        comment = f"{t.description} Grain: {', '.join(t.grain)}.".replace("'", "''")
-        out.append(f"COMMENT ON TABLE {t.name} IS '{comment}'")
-    return out
+check_registry()

@@ -1,110 +1,157 @@
-"""Lake stage: validated, normalized, de-duplicated Parquet, one file per dataset per day."""
+"""Lake stage: validated, normalized, de-duplicated, priced Parquet, one file per dataset per day.
+
+One multi-asset whose outputs are the registered datasets (schemas/datasets.py). For each day
+it reads every registered source's raw slice, normalizes each (transforms/lake_day.py), unions
+them by source priority, prices the priced datasets with today's price table and finops.yaml
+overrides (so re-materializing a day re-prices it), and writes the day files and quarantine.
+"""
+
+import datetime as dt
 
 import dagster as dg
 import polars as pl
 
-from finops_pipeline import stages
-from finops_pipeline.defs.assets.common import markdown_preview, partition_days, progress_logger
+from finops_pipeline.defs.assets.common import markdown_preview, partition_days
+from finops_pipeline.defs.assets.sources import SOURCE_KEYS
 from finops_pipeline.defs.partitions import daily_partitions
 from finops_pipeline.defs.resources import FinopsConfig
+from finops_pipeline.lake import DataPaths, read_raw_day, write_or_remove, write_parquet_atomic
+from finops_pipeline.pricing import price_requests, unpriced_summary
+from finops_pipeline.schemas.datasets import DATASETS, INGEST_LOG, LAKE_DATASETS
+from finops_pipeline.sources.registry import SOURCES
+from finops_pipeline.transforms.lake_day import LakeDay, build_source_day, combine
 
 ACCOUNTING_CHECK = "rows_in_balance"
 QUARANTINE_CHECK = "quarantine_rate_below_threshold"
 PRICED_CHECK = "all_requests_priced"
-LAKE_KEYS = {
-    "workflow_runs": dg.AssetKey(["lake", "workflow_runs"]),
-    "llm_requests": dg.AssetKey(["lake", "llm_requests"]),
-    "pull_requests": dg.AssetKey(["lake", "pull_requests"]),
-    "ingest_log": dg.AssetKey(["lake", "ingest_log"]),
-}
-SOURCE_KEYS = [dg.AssetKey(["sources", "gh_aw_logs"]), dg.AssetKey(["sources", "github"])]
-_DESCRIPTIONS = {
-    "workflow_runs": "One row per workflow run attempt (repo, run_id, run_attempt) per day.",
-    "llm_requests": "One row per LLM request (repo, run_id, request_id), disjoint token buckets.",
-    "pull_requests": "Copilot coding-agent pull requests (repo, number) on their creation day.",
-    "ingest_log": "Per day, dataset and source: rows_in = valid + quarantined + duplicate.",
-}
+LAKE_KEYS = {name: dg.AssetKey(["lake", name]) for name in LAKE_DATASETS}
+PRICED = [d for d in DATASETS.values() if d.priced]
+
+
+def lake_day(paths: DataPaths, day: dt.date) -> LakeDay:
+    """Every registered source's raw slice of `day`, normalized and combined (not priced)."""
+    per_source = []
+    for source in SOURCES:
+        raw = read_raw_day(paths, source.name, source.raw_kinds, day)
+        if raw is not None:  # a source that never delivered this day has no say in it
+            per_source.append(build_source_day(raw, day, source.name))
+    return combine(per_source, priority=[s.name for s in SOURCES])
+
+
+def _day_figures(day: dt.date, built: LakeDay, unpriced: pl.DataFrame) -> dict:
+    ing = built.ingest_log
+    row: dict = {"day": day.isoformat()}
+    for name in DATASETS:
+        row[name] = built.data[name].height
+    row |= {
+        "rows_in": int(ing["rows_in"].sum()),
+        "rows_quarantined": int(ing["rows_quarantined"].sum()),
+        "rows_duplicate": int(ing["rows_duplicate"].sum()),
+        "balanced": bool((ing["rows_in"] == ing["rows_valid"] + ing["rows_quarantined"]
+                          + ing["rows_duplicate"]).all()),
+    }
+    for d in PRICED:
+        row[f"{d.name}_cost_usd"] = round(float(built.data[d.name]["cost_usd"].sum()), 4)
+    row["unpriced_requests"] = int(unpriced["unpriced_requests"].sum())
+    row["unpriced_models"] = ", ".join(sorted(set(unpriced["model"].to_list())))
+    return row
+
+
+def _by_dataset(ingest: list[pl.DataFrame], name: str, column: str) -> int:
+    return int(sum(int(f.filter(pl.col("dataset") == name)[column].sum()) for f in ingest))
 
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(key, deps=SOURCE_KEYS, group_name="lake",
-                     kinds={"polars", "parquet"}, description=_DESCRIPTIONS[name])
+        dg.AssetSpec(key, deps=SOURCE_KEYS, group_name="lake", kinds={"polars", "parquet"},
+                     description=LAKE_DATASETS[name].description)
         for name, key in LAKE_KEYS.items()
     ],
     check_specs=[
-        dg.AssetCheckSpec(ACCOUNTING_CHECK, asset=LAKE_KEYS["ingest_log"], blocking=True,
+        dg.AssetCheckSpec(ACCOUNTING_CHECK, asset=LAKE_KEYS[INGEST_LOG.name], blocking=True,
                           description="Every raw row is valid, quarantined or a duplicate."),
-        dg.AssetCheckSpec(QUARANTINE_CHECK, asset=LAKE_KEYS["ingest_log"],
+        dg.AssetCheckSpec(QUARANTINE_CHECK, asset=LAKE_KEYS[INGEST_LOG.name],
                           description="Warns when a day rejects more than "
                           "thresholds.quarantine_rate_warn (default 5%) of its input rows."),
-        dg.AssetCheckSpec(PRICED_CHECK, asset=LAKE_KEYS["llm_requests"],
-                          description="Warns about requests of models with no known price "
-                          "(null cost, never 0): add them to finops.yaml prices:."),
+        *[dg.AssetCheckSpec(PRICED_CHECK, asset=LAKE_KEYS[d.name],
+                            description="Warns about requests of models with no known price "
+                            "(null cost, never 0): add them to finops.yaml prices:.")
+          for d in PRICED],
     ],
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
 )
 def lake(context: dg.AssetExecutionContext, finops: FinopsConfig):
     """Validate every raw row with pandera, quarantine failures with the reason, normalize the
-    token buckets, drop counted duplicates and write lake/<dataset>/day=.../data.parquet."""
+    token buckets, drop counted duplicates, price requests and write
+    lake/<dataset>/day=.../data.parquet."""
     settings = finops.settings()
-    report = stages.build_lake(settings, partition_days(context), progress_logger(context))
-    per_day = report.frame()
-    yield dg.MaterializeResult(
-        asset_key=LAKE_KEYS["workflow_runs"],
-        metadata={"dagster/row_count": report.total("runs"), "per_day": markdown_preview(per_day)},
-    )
-    yield dg.MaterializeResult(
-        asset_key=LAKE_KEYS["llm_requests"],
-        metadata={"dagster/row_count": report.total("requests"),
-                  "cost_usd": round(sum(r["cost_usd"] for r in report.rows), 2),
-                  "unpriced_requests": report.total("unpriced_requests"),
-                  "rows_quarantined": report.total("rows_quarantined"),
-                  "rows_duplicate": report.total("rows_duplicate")},
-    )
-    yield dg.MaterializeResult(
-        asset_key=LAKE_KEYS["pull_requests"],
-        metadata={"dagster/row_count": report.total("pull_requests")},
-    )
-    yield dg.MaterializeResult(
-        asset_key=LAKE_KEYS["ingest_log"],
-        metadata={"rows_in": report.total("rows_in"),
-                  "rows_quarantined": report.total("rows_quarantined"),
-                  "rows_duplicate": report.total("rows_duplicate")},
-    )
-    unbalanced = [r["day"] for r in report.rows if not r["balanced"]]
+    paths = DataPaths(settings.data_dir)
+    days = partition_days(context)
+    rows, ingest = [], []
+    unpriced_by: dict[str, list[pl.DataFrame]] = {d.name: [] for d in PRICED}
+    for i, day in enumerate(days, start=1):
+        built = lake_day(paths, day)
+        data = dict(built.data)
+        for d in PRICED:  # priced at lake time: re-materializing a day re-prices it
+            data[d.name] = price_requests(data[d.name], settings.config.prices)
+        built = LakeDay(data, built.quarantine, built.ingest_log)
+        for d in PRICED:
+            unpriced_by[d.name].append(unpriced_summary(data[d.name]))
+        unpriced = pl.concat([u[-1] for u in unpriced_by.values()])
+        for name, df in {**data, INGEST_LOG.name: built.ingest_log}.items():
+            write_parquet_atomic(paths, df, paths.lake_file(name, day))
+        for name, df in built.quarantine.items():
+            write_or_remove(paths, df, paths.quarantine_file(name, day))
+        row = _day_figures(day, built, unpriced)
+        rows.append(row)
+        ingest.append(built.ingest_log)
+        context.log.info(
+            f"[{i}/{len(days)}] {day} lake: "
+            + ", ".join(f"{row[n]} {n}" for n in DATASETS)
+            + f", {row['rows_quarantined']} quarantined, {row['rows_duplicate']} duplicates"
+            + "".join(f", ${row[f'{d.name}_cost_usd']:,.2f} {d.name}" for d in PRICED)
+            + (f", {row['unpriced_requests']} unpriced ({row['unpriced_models']})"
+               if row["unpriced_requests"] else ""))
+
+    per_day = pl.DataFrame(rows)
+    total = {k: int(per_day[k].sum()) for k in ("rows_in", "rows_quarantined", "rows_duplicate")}
+    for name in DATASETS:
+        metadata = {"dagster/row_count": int(per_day[name].sum()),
+                    "rows_quarantined": _by_dataset(ingest, name, "rows_quarantined"),
+                    "rows_duplicate": _by_dataset(ingest, name, "rows_duplicate"),
+                    "per_day": markdown_preview(per_day.select("day", name))}
+        if DATASETS[name].priced:
+            metadata["cost_usd"] = round(float(per_day[f"{name}_cost_usd"].sum()), 2)
+        yield dg.MaterializeResult(asset_key=LAKE_KEYS[name], metadata=metadata)
+    yield dg.MaterializeResult(asset_key=LAKE_KEYS[INGEST_LOG.name],
+                               metadata={**total, "per_day": markdown_preview(per_day)})
+
+    unbalanced = [r["day"] for r in rows if not r["balanced"]]
     # Unbalanced books are a bug (ERROR, blocks the warehouse); rejected input is a WARN.
     yield dg.AssetCheckResult(
-        asset_key=LAKE_KEYS["ingest_log"],
-        check_name=ACCOUNTING_CHECK,
-        passed=not unbalanced,
-        severity=dg.AssetCheckSeverity.ERROR,
+        asset_key=LAKE_KEYS[INGEST_LOG.name], check_name=ACCOUNTING_CHECK,
+        passed=not unbalanced, severity=dg.AssetCheckSeverity.ERROR,
         metadata={"unbalanced_days": ", ".join(unbalanced) or "none"},
     )
-    unpriced = [r for r in report.rows if r["unpriced_requests"]]
-    yield dg.AssetCheckResult(
-        asset_key=LAKE_KEYS["llm_requests"],
-        check_name=PRICED_CHECK,
-        passed=not unpriced,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={"unpriced_requests": report.total("unpriced_requests"),
-                  "models": ", ".join(sorted({m for r in unpriced
-                                              for m in r["unpriced_models"].split(", ")}))
-                  or "none"},
-    )
+    for d in PRICED:
+        unpriced = pl.concat(unpriced_by[d.name])
+        yield dg.AssetCheckResult(
+            asset_key=LAKE_KEYS[d.name], check_name=PRICED_CHECK,
+            passed=unpriced.height == 0, severity=dg.AssetCheckSeverity.WARN,
+            metadata={"unpriced_requests": int(unpriced["unpriced_requests"].sum()),
+                      "models": ", ".join(sorted(set(unpriced["model"].drop_nulls())))
+                      or "none"},
+        )
     limit = settings.thresholds.quarantine_rate_warn
-    rates = per_day.select(
+    over = per_day.select(
         "day", "rows_in", "rows_quarantined",
         (pl.col("rows_quarantined") / pl.max_horizontal(pl.col("rows_in"), pl.lit(1)))
         .alias("quarantine_rate"),
-    ) if per_day.height else per_day
-    over = rates.filter(pl.col("quarantine_rate") > limit) if per_day.height else per_day
+    ).filter(pl.col("quarantine_rate") > limit)
     yield dg.AssetCheckResult(
-        asset_key=LAKE_KEYS["ingest_log"],
-        check_name=QUARANTINE_CHECK,
-        passed=over.height == 0,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={"rows_quarantined": report.total("rows_quarantined"), "threshold": limit,
+        asset_key=LAKE_KEYS[INGEST_LOG.name], check_name=QUARANTINE_CHECK,
+        passed=over.height == 0, severity=dg.AssetCheckSeverity.WARN,
+        metadata={"rows_quarantined": total["rows_quarantined"], "threshold": limit,
                   "days_over_threshold": markdown_preview(over) if over.height else "none"},
     )

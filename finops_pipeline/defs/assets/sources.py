@@ -1,83 +1,100 @@
-"""Sources stage: find and extract each day's raw telemetry, with the file and line of each row."""
+"""Sources stage: one asset per registered source, all generated from `sources.registry.SOURCES`.
+
+Each asset extracts the run's days and writes every delivered day as the source's raw slice
+(`raw/<source>/<kind>/day=D/data.parquet`). A day the source did not deliver keeps its earlier
+slice, and fails the source's `<name>_fetch_complete` check. Every source asset reports the same
+metadata: enabled, days, one total per figure, a per-day table and the problems.
+"""
 
 import dagster as dg
+import polars as pl
 
-from finops_pipeline import stages
-from finops_pipeline.defs.assets.common import markdown_preview, partition_days, progress_logger
+from finops_pipeline.defs.assets.common import markdown_preview, partition_days
 from finops_pipeline.defs.partitions import daily_partitions
-from finops_pipeline.defs.resources import FinopsConfig
+from finops_pipeline.lake import DataPaths, write_raw_day
+from finops_pipeline.sources.base import Source, SourceContext
+from finops_pipeline.sources.registry import SOURCES
+
+MAX_PROBLEMS = 50
 
 
-@dg.asset(
-    key=["sources", "gh_aw_logs"],
-    group_name="sources",
-    kinds={"python", "json"},
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-)
-def gh_aw_logs(context: dg.AssetExecutionContext, finops: FinopsConfig) -> dg.MaterializeResult:
-    """Runs and api-proxy token-usage lines from `gh aw logs` folders and `--json` files.
+def fetch_check_name(source: Source) -> str:
+    return f"{source.name}_fetch_complete"
 
-    Reads `landing/gh-aw-logs/` plus `sources.gh_aw_logs.paths` of finops.yaml. A run and its
-    requests belong to the UTC day the run was created; a small index keeps one day's
-    materialization from re-reading every file ever landed. Output: raw/gh_aw_logs/.
-    """
-    days = partition_days(context)
-    report = stages.extract_gh_aw_logs(finops.settings(), days, progress_logger(context))
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": report.total("runs"),
-            "runs": report.total("runs"),
-            "token_lines": report.total("token_lines"),
-            "files": report.total("files"),
+
+def source_key(source: Source) -> dg.AssetKey:
+    return dg.AssetKey(["sources", source.name])
+
+
+def build_source_asset(source: Source) -> dg.AssetsDefinition:
+    """The Dagster asset of one source."""
+    key = source_key(source)
+    check = fetch_check_name(source)
+
+    @dg.asset(
+        key=key,
+        group_name="sources",
+        kinds=set(source.asset_kinds),
+        description=type(source).__doc__,
+        partitions_def=daily_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        required_resource_keys={"finops", *source.resource_keys},
+        check_specs=[dg.AssetCheckSpec(
+            check, asset=key,
+            description="Every day was delivered completely (a day that was not keeps the "
+            "data delivered before).")],
+    )
+    def _extract(context: dg.AssetExecutionContext):
+        settings = context.resources.finops.settings()
+        paths = DataPaths(settings.data_dir)
+        days = partition_days(context)
+        rows, problems, failed, errors = [], [], [], []
+        enabled = source.enabled(settings)
+        if not enabled:
+            context.log.info(f"{source.name}: off ({source.off_hint})")
+        else:
+            ctx = SourceContext(
+                settings=settings,
+                landing=paths.landing_source(source.landing_name) if source.landing_name
+                else paths.landing,
+                state=paths.state,
+                resources={k: getattr(context.resources, k) for k in source.resource_keys},
+                say=context.log.info,
+            )
+            for i, got in enumerate(source.extract(ctx, days), start=1):
+                where = f"[{i}/{len(days)}] {got.day} {source.name}"
+                problems += got.problems
+                if got.frames is None:
+                    failed.append(got.day.isoformat())
+                    errors.append(got.error or "not delivered")
+                    context.log.warning(f"{where}: FAILED, earlier data kept: {got.error}")
+                    continue
+                write_raw_day(paths, source.name, got.day, got.frames)
+                rows.append({"day": got.day.isoformat(), **got.figures})
+                context.log.info(f"{where}: "
+                                 + ", ".join(f"{k} {v}" for k, v in got.figures.items()))
+        per_day = pl.DataFrame(rows)
+        totals = {k: int(per_day[k].sum()) for k in per_day.columns if k != "day"}
+        first_total = next(iter(totals.values()), 0)
+        yield dg.MaterializeResult(metadata={
+            "enabled": enabled,
             "days": len(days),
-            "per_day": markdown_preview(report.frame()),
-        }
-    )
+            "days_delivered": len(rows),
+            "dagster/row_count": first_total,
+            **totals,
+            "per_day": markdown_preview(per_day) if rows else "no days delivered",
+            "problems": "\n".join(problems[:MAX_PROBLEMS]) or "none",
+        })
+        yield dg.AssetCheckResult(
+            check_name=check,
+            passed=not failed,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={"error": errors[-1] if errors else "none",
+                      "failed_days": ", ".join(failed) or "none"},
+        )
+
+    return _extract
 
 
-GITHUB_FETCH_CHECK = "github_fetch_complete"
-
-
-@dg.asset(
-    key=["sources", "github"],
-    group_name="sources",
-    kinds={"github", "python"},
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    check_specs=[dg.AssetCheckSpec(
-        GITHUB_FETCH_CHECK, asset=dg.AssetKey(["sources", "github"]),
-        description="Every day was fetched completely from the GitHub API (a day that was not "
-        "keeps the data delivered before).")],
-)
-def github(context: dg.AssetExecutionContext, finops: FinopsConfig):
-    """Workflow runs, api-proxy token usage from run artifacts, and Copilot coding-agent pull
-    requests, from the GitHub REST API (or GitHub Enterprise Server via GITHUB_API_URL).
-
-    On when repos are configured (finops.yaml `sources.github.repos` or FINOPS_GITHUB_REPOS);
-    authenticated by GITHUB_TOKEN. A failure never erases what earlier runs delivered: the
-    day's raw slice is only replaced by a complete fetch. Output: raw/github/.
-    """
-    days = partition_days(context)
-    outcome = stages.extract_github(finops.settings(), days, progress_logger(context))
-    report = outcome.report
-    yield dg.MaterializeResult(
-        metadata={
-            "enabled": outcome.enabled,
-            "dagster/row_count": report.total("runs"),
-            "runs": report.total("runs"),
-            "pending_runs": report.total("pending_runs"),
-            "token_lines": report.total("token_lines"),
-            "pull_requests": report.total("pull_requests"),
-            "runs_skipped": report.total("runs_skipped"),
-            "per_day": markdown_preview(report.frame()) if report.rows else "no days fetched",
-            "problems": "\n".join(outcome.problems[:50]) or "none",
-        }
-    )
-    yield dg.AssetCheckResult(
-        check_name=GITHUB_FETCH_CHECK,
-        passed=outcome.error is None,
-        severity=dg.AssetCheckSeverity.ERROR,
-        metadata={"error": outcome.error or "none",
-                  "failed_days": ", ".join(outcome.failed_days) or "none"},
-    )
+SOURCE_ASSETS = [build_source_asset(s) for s in SOURCES]
+SOURCE_KEYS = [source_key(s) for s in SOURCES]

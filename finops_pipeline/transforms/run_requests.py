@@ -1,0 +1,69 @@
+"""Workflow runs and their LLM requests, normalized together from one source's raw day.
+
+The two datasets need each other: a token-usage line learns its repo, run and workflow from
+the run it came with (`_run_ref`), and a run learns how many valid requests it had.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+
+import polars as pl
+
+from finops_pipeline.schemas.datasets import LLM_REQUESTS, WORKFLOW_RUNS
+from finops_pipeline.transforms.accounting import Normalized, dedupe, to_quarantine
+from finops_pipeline.transforms.requests import parse_requests
+from finops_pipeline.transforms.runs import parse_runs
+
+RUN_KEY = ["repo", "run_id", "run_attempt"]
+# A run seen in a run folder and in a --json listing is kept from the richer run folder.
+SHAPE_PRIORITY = {"github_api": 0, "run_summary": 1, "logs_json": 2, "logs_json_legacy": 3}
+NO_TOKEN_FILE = "no token-usage.jsonl in the run"
+
+
+def normalize_runs_and_requests(raw: Mapping[str, pl.DataFrame], day: dt.date,
+                                source: str) -> dict[str, Normalized]:
+    """Parse, validate, normalize and de-duplicate one source's runs and requests of a day.
+
+    Args:
+        raw: the source's `runs`, `token_usage` and `skips` frames (empty when it wrote none).
+        day: the partition day.
+        source: the source name recorded on every row.
+    """
+    raw_runs, raw_lines, skips = raw["runs"], raw["token_usage"], raw["skips"]
+    parsed_runs = parse_runs(raw_runs, day, source)
+    runs = parsed_runs.runs.with_columns(
+        pl.col("_shape").replace_strict(SHAPE_PRIORITY, default=9).alias("_priority"),
+        (pl.col("repo") == "unknown").alias("_repo_unknown"),
+    )
+    # The copy that knows the repo (and the richer shape) is kept.
+    runs, dup_runs = dedupe(runs, WORKFLOW_RUNS.key,
+                            ["_priority", "_repo_unknown", "_source", "_line"])
+
+    parsed_requests = parse_requests(raw_lines, parsed_runs.refs, day, source)
+    requests, dup_requests = dedupe(parsed_requests.requests, LLM_REQUESTS.key,
+                                    ["_file_rank", "_source", "_line"])
+    per_run = requests.group_by(RUN_KEY).agg(pl.len().cast(pl.Int64).alias("requests"))
+    runs = (
+        runs.drop("requests")
+        .join(per_run, on=RUN_KEY, how="left")
+        .with_columns(pl.col("requests").fill_null(0))
+        .select(list(WORKFLOW_RUNS.schema))
+        .sort(RUN_KEY)
+    )
+    requests = requests.select(list(LLM_REQUESTS.schema)).sort(LLM_REQUESTS.key)
+
+    without_tokens = runs.filter(~pl.col("has_token_data")).height
+    # A source that knows why it got no token data for a run says so; otherwise the run
+    # simply had no token-usage.jsonl.
+    reasons = (dict(skips.select("reason", "count").iter_rows()) if skips.height
+               else {NO_TOKEN_FILE: without_tokens} if without_tokens else {})
+    return {
+        WORKFLOW_RUNS.name: Normalized(
+            runs, to_quarantine(parsed_runs.rejected, day, source), raw_runs.height, dup_runs,
+            raw_runs["_source"].n_unique()),
+        LLM_REQUESTS.name: Normalized(
+            requests, to_quarantine(parsed_requests.rejected, day, source), raw_lines.height,
+            dup_requests, raw_lines["_source"].n_unique(), without_tokens, reasons),
+    }
