@@ -122,7 +122,10 @@ class FileConfig(_Strict):
 
 
 class Settings(BaseModel):
-    """Everything a run needs: the file config plus the environment, resolved once."""
+    """Everything a run needs: the file config plus the environment, resolved once.
+
+    Secrets are not settings: the GitHub token belongs to the `github` Dagster resource.
+    """
 
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
@@ -131,8 +134,6 @@ class Settings(BaseModel):
     config: FileConfig
     github_api_url: str
     github_repos: list[str]
-    # Never printed: repr=False keeps it out of logs, reprs and Dagster metadata.
-    github_token: str | None = Field(default=None, repr=False)
 
     @property
     def gh_aw_logs_paths(self) -> list[Path]:
@@ -217,5 +218,4 @@ def load_settings(
         config=file_config,
         github_api_url=api_url.rstrip("/"),
         github_repos=repos,
-        github_token=env.get("GITHUB_TOKEN") or None,
     )

@@ -18,7 +18,7 @@ import datetime as dt
 import fcntl
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import duckdb
@@ -26,6 +26,7 @@ import duckdb
 from finops_pipeline.lake import DataPaths, fsync_dir
 from finops_pipeline.warehouse.lake_views import collect_garbage
 from finops_pipeline.warehouse.schema import ensure_schema, refresh_lake_views
+from finops_pipeline.warehouse.tables import Table, tables
 
 
 class WarehouseBusy(RuntimeError):
@@ -47,8 +48,15 @@ def _writer_lock(paths: DataPaths, wait: bool) -> Iterator[None]:
 
 
 @contextmanager
-def open_for_update(paths: DataPaths, wait: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-write connection to a private copy, published atomically on success."""
+def open_for_update(paths: DataPaths, registered: Sequence[Table] | None = None,
+                    wait: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-write connection to a private copy, published atomically on success.
+
+    Args:
+        registered: the tables to create or migrate (the registry's by default).
+        wait: wait for another writer to finish (else raise WarehouseBusy).
+    """
+    registered = tuple(registered) if registered is not None else tables()
     with _writer_lock(paths, wait):
         paths.staging.mkdir(parents=True, exist_ok=True)
         building = paths.staging / "finops.duckdb.building"
@@ -61,10 +69,10 @@ def open_for_update(paths: DataPaths, wait: bool = True) -> Iterator[duckdb.Duck
             con = duckdb.connect(str(building))
             try:
                 now = dt.datetime.now(dt.UTC)
-                dropped = ensure_schema(con, paths, now)
+                dropped = ensure_schema(con, paths, now, registered)
                 yield con
                 # The loads pinned new lake files: point the views at them, drop old pins.
-                refresh_lake_views(con, paths)
+                refresh_lake_views(con, paths, registered)
                 collect_garbage(con, paths, now)
                 con.execute("CHECKPOINT")
             finally:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
 
 import duckdb
 
 from finops_pipeline.lake import DataPaths
 from finops_pipeline.warehouse import lake_views
-from finops_pipeline.warehouse.tables import Table, polars_to_duckdb, tables
+from finops_pipeline.warehouse.tables import Table, polars_to_duckdb
 from finops_pipeline.warehouse.views import view_statements
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,8 @@ def _existing(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
                             "WHERE table_schema = 'main'").fetchall())
 
 
-def ensure_schema(con: duckdb.DuckDBPyConnection, paths: DataPaths, now: dt.datetime) -> bool:
+def ensure_schema(con: duckdb.DuckDBPyConnection, paths: DataPaths, now: dt.datetime,
+                  registered: Sequence[Table]) -> bool:
     """Create missing tables, add columns a newer version introduced, create the views.
 
     Additive: a warehouse built by an older version keeps its rows; days loaded before a column
@@ -37,7 +39,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, paths: DataPaths, now: dt.date
     lake_views.ensure_manifest(con)
     existing = _existing(con)
     dropped = False
-    for t in tables():
+    for t in registered:
         kind = existing.get(t.name)
         if t.storage == "lake_view":
             if kind == "BASE TABLE":
@@ -59,13 +61,14 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, paths: DataPaths, now: dt.date
                     con.execute(f'ALTER TABLE {t.name} ADD COLUMN "{col}" '
                                 f"{polars_to_duckdb(dtype)}")
         con.execute(f"COMMENT ON TABLE {t.name} IS {_comment(t)}")
-    refresh_lake_views(con, paths)
+    refresh_lake_views(con, paths, registered)
     return dropped
 
 
-def refresh_lake_views(con: duckdb.DuckDBPyConnection, paths: DataPaths) -> None:
+def refresh_lake_views(con: duckdb.DuckDBPyConnection, paths: DataPaths,
+                       registered: Sequence[Table]) -> None:
     """(Re)create every lake view over the currently pinned files, then the usual views."""
-    for t in tables():
+    for t in registered:
         if t.storage == "lake_view":
             con.execute(f"CREATE OR REPLACE VIEW {t.name} AS "
                         f"{lake_views.view_sql(con, t, paths)}")

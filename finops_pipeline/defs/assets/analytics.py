@@ -13,15 +13,11 @@ import dagster as dg
 import polars as pl
 
 from finops_pipeline.defs.assets.common import markdown_preview, partition_days
-from finops_pipeline.defs.assets.warehouse import WAREHOUSE_POOL, table_spec
+from finops_pipeline.defs.assets.warehouse import WAREHOUSE_POOL, table_key, table_spec
 from finops_pipeline.defs.partitions import daily_partitions
 from finops_pipeline.warehouse.load import load_analytics
 from finops_pipeline.warehouse.publish import open_for_update
 from finops_pipeline.warehouse.tables import Table, tables
-
-
-def _key(name: str) -> dg.AssetKey:
-    return dg.AssetKey(["warehouse", name])
 
 
 def build_analytics_asset(registered: Sequence[Table]) -> dg.AssetsDefinition | None:
@@ -32,7 +28,7 @@ def build_analytics_asset(registered: Sequence[Table]) -> dg.AssetsDefinition | 
 
     @dg.multi_asset(
         name="analytics",
-        specs=[table_spec(t, [_key(r) for r in t.reads]) for t in chosen],
+        specs=[table_spec(t, [table_key(r) for r in t.reads]) for t in chosen],
         partitions_def=daily_partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
         pool=WAREHOUSE_POOL,
@@ -40,12 +36,12 @@ def build_analytics_asset(registered: Sequence[Table]) -> dg.AssetsDefinition | 
     )
     def _analytics(context: dg.AssetExecutionContext):
         paths = context.resources.finops.paths()
-        with open_for_update(paths) as con:
+        with open_for_update(paths, registered) as con:
             report = load_analytics(con, partition_days(context), chosen, context.log.info)
         by_table = {r["table"]: r for r in report}
         for t in chosen:
             r = by_table[t.name]
-            yield dg.MaterializeResult(asset_key=_key(t.name), metadata={
+            yield dg.MaterializeResult(asset_key=table_key(t.name), metadata={
                 "dagster/row_count": r["rows"], "first_day": r["first_day"],
                 "last_day": r["last_day"],
                 "days_rebuilt": markdown_preview(pl.DataFrame([r]))})

@@ -17,7 +17,3 @@ def markdown_preview(df: pl.DataFrame, rows: int = 31) -> dg.MetadataValue:
                    tbl_width_chars=60_000,
                    fmt_str_lengths=60):
         return dg.MetadataValue.md(str(df.head(rows)))
-
-
-def progress_logger(context: dg.AssetExecutionContext):
-    return context.log.info

@@ -97,4 +97,3 @@ def build_source_asset(source: Source) -> dg.AssetsDefinition:
 
 
 SOURCE_ASSETS = [build_source_asset(s) for s in SOURCES]
-SOURCE_KEYS = [source_key(s) for s in SOURCES]
