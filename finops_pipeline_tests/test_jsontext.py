@@ -8,13 +8,16 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from finops_pipeline.schemas.raw import RAW_TOKEN_LINES_SCHEMA
 from finops_pipeline.sources.jsontext import (
     TextLine,
     get_path,
     iter_array,
+    jsonl_frame,
     line_of,
     object_member_offsets,
     split_jsonl,
+    token_lines_frame,
 )
 
 BOM = b"\xef\xbb\xbf"
@@ -111,6 +114,26 @@ def test_split_jsonl_property_never_raises_and_returns_every_line(data):
     for tl in out:
         assert (tl.text is None) == (tl.decode_error is not None)
 
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.binary(max_size=200),
+                 st.lists(_LINE_PIECES, max_size=12).map(b"\n".join),
+                 st.lists(_LINE_PIECES, max_size=12).map(lambda ps: BOM + b"\r\n".join(ps))))
+@example(b'{"a":1}\n\xff\n{"b":2}')
+@example(BOM + b'{"a":1}\r\n\r\n{"b":2}')
+@example(b"\x1c\x1d\n\x0c\n \t\n")
+def test_the_vectorized_splitter_agrees_with_split_jsonl(data):
+    frame = jsonl_frame(data)
+    assert frame.columns == ["_line", "_raw", "_decode_error"]
+    assert frame.rows() == [(tl.line, tl.text, tl.decode_error) for tl in split_jsonl(data)]
+
+
+def test_token_lines_frame_marks_the_last_line_and_keeps_the_raw_contract():
+    frame = token_lines_frame("ref", "f.jsonl", b'{"a":1}\n\n{"b":\n', rank=1)
+    assert dict(frame.schema) == RAW_TOKEN_LINES_SCHEMA
+    assert frame.select("_line", "_is_last_line", "_file_rank").rows() == [
+        (1, False, 1), (3, True, 1)]
 
 # --- iter_array / object_member_offsets --------------------------------------------------
 
