@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from finops_pipeline.cli import materialize_range
+from finops_pipeline.cli import main, materialize_range
 from finops_pipeline.config import load_settings
 from finops_pipeline.defs.resources import GitHubResource
 from finops_pipeline.sources.github.client import GitHubClient
@@ -188,3 +188,19 @@ def test_a_missing_token_keeps_what_github_delivered_before(tmp_path: Path, fake
     err = capsys.readouterr().out
     assert "GITHUB_TOKEN is not set" in err
     assert tables(data) == before
+
+
+def test_the_cli_reaches_github_through_the_definitions_resource(tmp_path: Path):
+    """No test double: `finops materialize` with the `github` resource of the definitions,
+    which reads GITHUB_TOKEN when the source asks for it."""
+    data = tmp_path / "data"
+    with FakeGitHub(token=SENTINEL) as gh:
+        populate(gh)
+        os.environ.update({"GITHUB_API_URL": gh.api_url, "GITHUB_TOKEN": SENTINEL,
+                           "FINOPS_GITHUB_REPOS": "acme/api,acme/web"})
+        assert main(["--data-dir", str(data), "materialize", "--date", str(D1)]) == 0
+        assert gh.requests_to("api")
+    with duckdb.connect(str(data / "warehouse" / "finops.duckdb"), read_only=True) as con:
+        got = con.execute("SELECT count(*) FROM fact_llm_requests WHERE source = 'github'"
+                          ).fetchall()
+    assert got == [(8,)]

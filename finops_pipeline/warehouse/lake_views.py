@@ -71,8 +71,11 @@ def pin_day(con: duckdb.DuckDBPyConnection, paths: DataPaths, dataset: str,
     No lake file (a day nothing was ever written for) unpins the day.
     """
     lake_file = paths.lake_file(dataset, day)
-    current = con.execute(f"SELECT file FROM {MANIFEST} WHERE dataset = ? AND day = ? "
-                          "AND retired_at IS NULL", [dataset, day]).fetchone()
+    # fetchall, not fetchone: DuckDB keeps a half-read result open, which blocks the
+    # connection's next register().
+    current = next(iter(con.execute(f"SELECT file FROM {MANIFEST} WHERE dataset = ? AND "
+                                    "day = ? AND retired_at IS NULL",
+                                    [dataset, day]).fetchall()), None)
     target = None
     if lake_file.is_file():
         target = _pinned_path(paths, dataset, day, lake_file.stat())

@@ -165,8 +165,8 @@ def load_analytics(con: duckdb.DuckDBPyConnection, days: Sequence[dt.date],
     with transaction(con):
         for t in chosen:
             latest = max((d for r in t.reads
-                          if (d := con.execute(f"SELECT max(day) FROM {r}").fetchone()[0])),
-                         default=None)
+                          for (d,) in con.execute(f"SELECT max(day) FROM {r}").fetchall()
+                          if d is not None), default=None)
             start, end = analytics_range(t, first, last, latest, ends)
             read_from = start - dt.timedelta(days=t.window_days - 1)
             inputs = [con.sql(f"SELECT * FROM {r} WHERE day BETWEEN ? AND ?",

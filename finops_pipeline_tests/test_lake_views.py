@@ -1,0 +1,127 @@
+"""The large facts as views over pinned lake files: O(day) publishes, whole-day snapshots."""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import polars as pl
+
+from finops_pipeline.defs.assets.lake import lake
+from finops_pipeline.defs.assets.sources import SOURCE_ASSETS
+from finops_pipeline.defs.resources import FinopsConfig, GitHubResource
+from finops_pipeline.lake import DataPaths
+from finops_pipeline.warehouse import lake_views
+from finops_pipeline.warehouse.publish import open_for_update
+from finops_pipeline_tests.test_pipeline_e2e import (  # noqa: F401
+    D1,
+    D3,
+    data_dir,
+    land_run,
+    materialize,
+    record,
+    sql,
+)
+
+warnings.filterwarnings("ignore", category=dg.BetaWarning)
+
+
+def facts_and_kpis(root: Path) -> tuple[int, int]:
+    return sql(root, "SELECT (SELECT count(*) FROM fact_llm_requests), "
+                     "(SELECT sum(requests) FROM kpi_workflow_daily)").row(0)
+
+
+def pinned_files(root: Path) -> list[Path]:
+    return sorted((root / "warehouse" / "lake").rglob("*.parquet"))
+
+
+def test_the_fact_view_lists_only_pinned_files_and_copies_no_rows(data_dir: Path):  # noqa: F811
+    materialize(data_dir, D1, D3)
+    with duckdb.connect(str(DataPaths(data_dir).warehouse), read_only=True) as con:
+        kind = con.execute("SELECT table_type FROM information_schema.tables "
+                           "WHERE table_name = 'fact_llm_requests'").fetchone()[0]
+        definition = con.execute("SELECT sql FROM duckdb_views() "
+                                 "WHERE view_name = 'fact_llm_requests'").fetchone()[0]
+        manifest = con.execute("SELECT dataset, day FROM meta.lake_files "
+                               "WHERE retired_at IS NULL ORDER BY day").fetchall()
+    assert kind == "VIEW"
+    assert "warehouse/lake/llm_requests/day=2026-03-01/" in definition
+    assert "lake/llm_requests/day=*" not in definition  # never the live lake files
+    assert manifest == [("llm_requests", D1 + dt.timedelta(days=i)) for i in range(3)]
+    # Pinned by hard link: the same bytes on disk once, not a copy.
+    lake_file = DataPaths(data_dir).lake_file("llm_requests", D1)
+    assert any(p.stat().st_ino == lake_file.stat().st_ino for p in pinned_files(data_dir))
+    assert facts_and_kpis(data_dir) == (4, 4)
+
+
+def test_facts_stay_with_the_published_kpis_while_the_lake_is_rewritten(
+        data_dir: Path):  # noqa: F811
+    materialize(data_dir, D1, D1)
+    assert facts_and_kpis(data_dir) == (2, 2)
+    land_run(data_dir / "landing" / "gh-aw-logs", 9, "2026-03-01T12:00:00Z", "New", "acme/x",
+             [record("z1"), record("z2")])
+    # Sources and lake only, as in the middle of a run: the lake file of D1 is replaced ...
+    result = dg.materialize(
+        [*SOURCE_ASSETS, lake], partition_key=D1.isoformat(),
+        instance=dg.DagsterInstance.ephemeral(),
+        resources={"finops": FinopsConfig(data_dir=str(data_dir)), "github": GitHubResource()})
+    assert result.success
+    assert pl.read_parquet(DataPaths(data_dir).lake_file("llm_requests", D1)).height == 4
+    # ... but a reader still sees the published day: facts and KPIs of the same load.
+    assert facts_and_kpis(data_dir) == (2, 2)
+    materialize(data_dir, D1, D1)
+    assert facts_and_kpis(data_dir) == (4, 4)
+    # The replaced pin is retired, not deleted: a reader of the previous file still finds it.
+    with duckdb.connect(str(DataPaths(data_dir).warehouse), read_only=True) as con:
+        retired = con.execute("SELECT file FROM meta.lake_files "
+                              "WHERE retired_at IS NOT NULL").fetchall()
+    assert len(retired) == 1 and (data_dir / retired[0][0]).is_file()
+
+
+def test_retired_and_orphaned_pins_are_collected_after_the_grace_period(
+        data_dir: Path):  # noqa: F811
+    materialize(data_dir, D1, D1)
+    land_run(data_dir / "landing" / "gh-aw-logs", 9, "2026-03-01T12:00:00Z", "New", "acme/x",
+             [record("z1")])
+    materialize(data_dir, D1, D1)
+    paths = DataPaths(data_dir)
+    assert len(pinned_files(data_dir)) == 2  # the current pin and the retired one
+    orphan = pinned_files(data_dir)[0].with_name("1-2.parquet")  # a crashed run's leftover
+    orphan.write_bytes(b"PAR1")
+    later = dt.datetime.now(dt.UTC) + lake_views.RETIRED_GRACE + dt.timedelta(minutes=1)
+    with open_for_update(paths) as con:
+        deleted = lake_views.collect_garbage(con, paths, later)
+    assert deleted == 2
+    assert len(pinned_files(data_dir)) == 1
+    assert facts_and_kpis(data_dir) == (3, 3)
+
+
+def test_a_warehouse_that_stored_the_fact_as_a_table_is_upgraded_and_shrinks(
+        data_dir: Path):  # noqa: F811
+    materialize(data_dir, D1, D3)
+    paths = DataPaths(data_dir)
+    with duckdb.connect(str(paths.warehouse)) as con:  # as the previous version left it
+        con.execute("CREATE TABLE old_rows AS SELECT * FROM fact_llm_requests")
+        con.execute("DROP VIEW fact_llm_requests")
+        con.execute("DROP TABLE meta.lake_files")
+        con.execute("CREATE TABLE fact_llm_requests AS SELECT * FROM old_rows")
+        con.execute("DROP TABLE old_rows")
+        # Enough rows to make the file visibly larger, as a year of requests would.
+        con.execute("INSERT INTO fact_llm_requests SELECT f.* REPLACE (f.day + 400 AS day, "
+                    "md5(r.range::VARCHAR) || f.request_id AS request_id) "
+                    "FROM fact_llm_requests f, range(50000) r")
+        con.execute("CHECKPOINT")
+    big = paths.warehouse.stat().st_size
+    assert big > 8e6
+    materialize(data_dir, D3, D3)
+    assert paths.warehouse.stat().st_size < big / 2
+    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+        kind = con.execute("SELECT table_type FROM information_schema.tables "
+                           "WHERE table_name = 'fact_llm_requests'").fetchone()[0]
+        days = con.execute("SELECT day, count(*) FROM fact_llm_requests GROUP BY ALL "
+                           "ORDER BY ALL").fetchall()
+    assert kind == "VIEW"
+    assert days == [(D1, 2), (D1 + dt.timedelta(days=1), 1), (D3, 1)]  # every lake day pinned
