@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from finops_pipeline.warehouse.catalog import render
+from finops_pipeline.catalog import render
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -8,7 +8,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_table_catalog_is_current():
     committed = (ROOT / "docs" / "tables.md").read_text(encoding="utf-8")
     assert committed == render(), (
-        "docs/tables.md is stale: python -m finops_pipeline.warehouse.catalog > docs/tables.md")
+        "docs/tables.md is stale: python -m finops_pipeline.catalog > docs/tables.md")
 
 
 def test_readme_names_the_two_commands_and_the_tables():
