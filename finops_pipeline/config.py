@@ -135,16 +135,26 @@ class Settings(BaseModel):
     github_api_url: str
     github_repos: list[str]
 
+    def source_paths(self, source: str) -> list[Path]:
+        """`sources.<source>.paths` of finops.yaml: relative paths are taken from the config
+        file's folder; glob patterns (`**/*.jsonl`) are kept for the source to expand."""
+        section = getattr(self.config.sources, source, None)
+        paths = getattr(section, "paths", None) or []
+        base = self.config_path.parent if self.config_path else Path.cwd()
+        return [(base / p).resolve() if not _is_glob(p) else base / p for p in paths]
+
     @property
     def gh_aw_logs_paths(self) -> list[Path]:
-        """Configured `gh aw logs` folders and files, relative paths taken from the config dir."""
-        section = self.config.sources.gh_aw_logs
-        base = self.config_path.parent if self.config_path else Path.cwd()
-        return [(base / p).resolve() for p in (section.paths if section else [])]
+        """Configured `gh aw logs` folders and files."""
+        return self.source_paths("gh_aw_logs")
 
     @property
     def thresholds(self) -> Thresholds:
         return self.config.thresholds
+
+
+def _is_glob(path: str) -> bool:
+    return any(ch in path for ch in "*?[")
 
 
 def _format_validation_error(path: Path | str, err: ValidationError) -> str:

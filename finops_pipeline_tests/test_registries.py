@@ -167,3 +167,16 @@ def test_definitions_load_like_a_scaffolded_project():
     assert [j.name for j in loaded.jobs] == ["finops_daily"]
     keys = {k.to_user_string() for k in loaded.resolve_asset_graph().get_all_asset_keys()}
     assert {f"warehouse/{t.name}" for t in TABLES} <= keys
+
+
+def test_dagster_tools_load_the_definitions():
+    """`dg check defs` and `dagster definitions validate`, as a newcomer would run them."""
+    import subprocess
+    import sys
+
+    bin_dir = Path(sys.executable).parent
+    root = PACKAGE.parent
+    for command in ([str(bin_dir / "dg"), "check", "defs"],
+                    [str(bin_dir / "dagster"), "definitions", "validate", "-w", "workspace.yaml"]):
+        done = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, (command, done.stdout[-2000:], done.stderr[-2000:])

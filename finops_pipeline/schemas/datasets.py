@@ -45,10 +45,12 @@ class Dataset:
 
     Attributes:
         name: folder under `lake/` and `quarantine/`; the fact table is `fact_<name>`.
-        schema: every column of the day file, in order; names starting with `_` other than
-            `_source` and `_line` are internal (ordering hints) and never reach the warehouse.
+        schema: every column of the day file, in order, `day` and `source` among them; names
+            starting with `_` other than `_source` and `_line` are internal (ordering hints)
+            and never reach the warehouse.
         key: what makes a row unique within a day; a second row with the same key is a counted
-            duplicate (the first by `order_by`, and across sources by source priority, wins).
+            duplicate (within a source its normalizer says which copy wins; across sources,
+            the source listed first in the registry).
         sort: the order of rows in the day file, so a re-run writes the same bytes.
         model: the pandera model every row passes before it is written.
         raw_kinds: the raw kinds (schemas/raw.py) whose rows feed this dataset.
@@ -110,9 +112,10 @@ def _check_registry() -> None:
         unknown = set(d.raw_kinds) - set(RAW_KINDS)
         if unknown:
             raise ValueError(f"dataset {d.name}: unknown raw kinds {sorted(unknown)}")
-        missing = (set(d.key) | set(d.sort)) - set(d.schema)
+        # Every row says its day (the partition) and its source (priority, the books).
+        missing = ({"day", "source"} | set(d.key) | set(d.sort)) - set(d.schema)
         if missing:
-            raise ValueError(f"dataset {d.name}: key/sort columns not in schema {sorted(missing)}")
+            raise ValueError(f"dataset {d.name}: columns {sorted(missing)} not in its schema")
 
 
 _check_registry()

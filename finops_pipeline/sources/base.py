@@ -25,14 +25,15 @@ class SourceContext:
 
     Attributes:
         settings: finops.yaml plus the environment.
-        landing: the always-read landing folder of file sources (`landing/<landing_name>/`).
+        landing: the always-read landing folder of file sources (`landing/<landing_name>/`);
+            None for a source without one.
         state: a folder for the source's own small indexes (`state/`).
         resources: the Dagster resources named in `Source.resource_keys`, by key.
         say: progress lines for the run log.
     """
 
     settings: Settings
-    landing: Path
+    landing: Path | None
     state: Path
     resources: Mapping[str, Any] = field(default_factory=dict)
     say: Callable[[str], None] = print

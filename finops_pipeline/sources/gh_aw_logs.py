@@ -360,7 +360,7 @@ class GhAwLogsSource:
 
     def extract(self, ctx: SourceContext, days: Sequence[dt.date]) -> Iterator[SourceDay]:
         index = LogsIndex(ctx.state / "gh_aw_logs_index.json")
-        roots = [ctx.landing, *ctx.settings.gh_aw_logs_paths]
+        roots = [p for p in (ctx.landing, *ctx.settings.source_paths(self.name)) if p]
         found = discover(roots)
         read = index.refresh(found)
         ctx.say(f"gh_aw_logs: {len(found.run_summaries)} run folders and {len(found.json_files)} "

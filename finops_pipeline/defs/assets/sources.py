@@ -55,8 +55,8 @@ def build_source_asset(source: Source) -> dg.AssetsDefinition:
         else:
             ctx = SourceContext(
                 settings=settings,
-                landing=paths.landing_source(source.landing_name) if source.landing_name
-                else paths.landing,
+                landing=(paths.landing_source(source.landing_name) if source.landing_name
+                         else None),
                 state=paths.state,
                 resources={k: getattr(context.resources, k) for k in source.resource_keys},
                 say=context.log.info,
