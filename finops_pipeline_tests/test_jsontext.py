@@ -100,10 +100,14 @@ def _expected_lines(data: bytes) -> list[tuple[int, str | None]]:
     return out
 
 
+JSONL_BYTES = st.one_of(
+    st.binary(max_size=200),
+    st.lists(_LINE_PIECES, max_size=12).map(b"\n".join),
+    st.lists(_LINE_PIECES, max_size=12).map(lambda ps: BOM + b"\r\n".join(ps)))
+
+
 @settings(max_examples=300, deadline=None)
-@given(st.one_of(st.binary(max_size=200),
-                 st.lists(_LINE_PIECES, max_size=12).map(b"\n".join),
-                 st.lists(_LINE_PIECES, max_size=12).map(lambda ps: BOM + b"\r\n".join(ps))))
+@given(JSONL_BYTES)
 @example(b'{"a":1}\n\xff\n{"b":2}')
 @example(BOM + b'{"a":1}\r\n\r\n{"b":2}')
 def test_split_jsonl_property_never_raises_and_returns_every_line(data):
@@ -117,12 +121,11 @@ def test_split_jsonl_property_never_raises_and_returns_every_line(data):
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.one_of(st.binary(max_size=200),
-                 st.lists(_LINE_PIECES, max_size=12).map(b"\n".join),
-                 st.lists(_LINE_PIECES, max_size=12).map(lambda ps: BOM + b"\r\n".join(ps))))
+@given(JSONL_BYTES)
 @example(b'{"a":1}\n\xff\n{"b":2}')
 @example(BOM + b'{"a":1}\r\n\r\n{"b":2}')
 @example(b"\x1c\x1d\n\x0c\n \t\n")
+@example(b"\xef\xbb\xbf\xef\xbb\xbf\n\x80")  # one BOM is stripped, the second is text
 def test_the_vectorized_splitter_agrees_with_split_jsonl(data):
     frame = jsonl_frame(data)
     assert frame.columns == ["_line", "_raw", "_decode_error"]

@@ -137,12 +137,10 @@ def jsonl_frame(data: bytes) -> pl.DataFrame:
     split in polars without a Python object per line; otherwise each line is decoded alone so
     one bad line does not cost the others.
     """
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
     try:
-        text = data.decode("utf-8")
+        text = data.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
     except UnicodeDecodeError:
-        lines = split_jsonl(data)
+        lines = split_jsonl(data)  # strips the BOM itself
         return pl.DataFrame(
             {"_line": [t.line for t in lines], "_raw": [t.text for t in lines],
              "_decode_error": [t.decode_error for t in lines]},
