@@ -15,7 +15,14 @@ The stages, as the assets run them:
 `bench_publish.py` imports the three stage functions below.
 """
 
+# The warning filter comes before the imports that would warn:
+# ruff: noqa: E402
 from __future__ import annotations
+
+import warnings
+
+# Importing the Dagster assets (for write_lake_days) warns that backfill_policy is in beta.
+warnings.filterwarnings("ignore", message=r".*is currently in beta")
 
 import argparse
 import datetime as dt
@@ -64,8 +71,8 @@ def run_sources(settings: Settings, days: Sequence[dt.date], say: Say = quiet) -
             continue
         ctx = SourceContext(
             settings=settings,
-            landing=paths.landing_source(source.landing_name) if source.landing_name
-            else paths.landing,
+            landing=(paths.landing_source(source.landing_name) if source.landing_name
+                     else None),
             state=paths.state, resources={}, say=say)
         for got in source.extract(ctx, days):
             if got.frames is None:

@@ -23,8 +23,8 @@ re-materialization takes at most 1.5x what it takes on a warehouse holding only 
 Dagster's and the pipeline's own output goes to `<data dir>/bench.log`; each warehouse has its
 own DAGSTER_HOME (`<data dir>/<A|B>/dagster_home`). Runs:
 
-    .venv/bin/python benchmarks/bench_publish.py            # 2M requests: minutes, ~10 GB RSS
-    .venv/bin/python benchmarks/bench_publish.py --small    # 200 x 1,000: about a minute
+    .venv/bin/python benchmarks/bench_publish.py            # 2M requests: ~3 min, ~6 GB RSS
+    .venv/bin/python benchmarks/bench_publish.py --small    # 200 x 1,000: ~1.5 min, ~1.3 GB
     .venv/bin/python benchmarks/bench_publish.py --runs 500 --records 400 --repeat 7 \\
         --data-dir /tmp/bench-publish                       # keep the files to inspect
 """
