@@ -81,6 +81,9 @@ def test_a_lake_file_that_differs_from_the_warehouse_fails(demo_dir: Path, tmp_p
     assert lake_matches_warehouse.check_key.name == LAKE_MATCHES_WAREHOUSE
     assert not result.passed and result.severity == dg.AssetCheckSeverity.ERROR
     assert result.metadata["days_differing"].value == 1
+    # As a run checks it: only the run's days, read from the files pinned for them.
+    assert not check_lake_matches_warehouse(DataPaths(copy), [START]).passed
+    assert check_lake_matches_warehouse(DataPaths(copy), [END]).passed
 
 
 KILLER_CHILD = """

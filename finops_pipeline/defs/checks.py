@@ -72,6 +72,21 @@ def _lake_files(paths: DataPaths, dataset: str, days: Sequence[dt.date] | None) 
     return f"read_parquet([{listed}], hive_partitioning = false)"
 
 
+def _published_requests(paths: DataPaths, days: Sequence[dt.date] | None) -> str:
+    """fact_llm_requests of `days` as published: the files the view pinned for those days, so
+    a check of one day reads that day, not every day the warehouse holds."""
+    if days is None:
+        return "fact_llm_requests"
+    pinned = query(paths.warehouse, "SELECT file FROM meta.lake_files WHERE dataset = ? AND "
+                   "retired_at IS NULL AND day IN (SELECT unnest(?::DATE[]))",
+                   ["llm_requests", list(days)])
+    if pinned.height == 0:
+        return "(SELECT * FROM fact_llm_requests WHERE false)"
+    listed = ", ".join("'" + str(paths.root / f).replace("'", "''") + "'"
+                       for f in pinned["file"])
+    return f"read_parquet([{listed}], hive_partitioning = false, union_by_name = true)"
+
+
 def check_lake_matches_warehouse(paths: DataPaths,
                                  days: Sequence[dt.date] | None = None) -> dg.AssetCheckResult:
     """Per day of `days` (every day when None): the lake files, the fact tables and the KPIs
@@ -84,10 +99,11 @@ def check_lake_matches_warehouse(paths: DataPaths,
     lake_runs = (f"SELECT day, count(*) AS n FROM {run_files} GROUP BY day" if run_files
                  else "SELECT NULL::DATE AS day, 0 AS n")
     try:
+        facts = _published_requests(paths, days)
         diff = query(paths.warehouse, f"""
             WITH lake_req AS ({lake_req}),
             fact_req AS (SELECT day, count(*) AS n, sum(total_tokens) AS tokens
-                         FROM fact_llm_requests WHERE {where} GROUP BY day),
+                         FROM {facts} WHERE {where} GROUP BY day),
             kpi_req AS (SELECT day, sum(requests) AS n, sum(total_tokens) AS tokens
                         FROM kpi_workflow_daily WHERE {where} GROUP BY day),
             lake_runs AS ({lake_runs}),
@@ -131,6 +147,7 @@ def check_requests_match_run_summaries(
     where, params = _days_clause(days)
     run_where, _ = _days_clause(days, "r.day")
     try:
+        facts = _published_requests(paths, days)
         # Compare like with like: gh-aw sums the proxy's raw input_tokens, which for
         # inclusive providers still contain the cache reads we split out.
         runs = query(paths.warehouse, f"""
@@ -140,7 +157,7 @@ def check_requests_match_run_summaries(
                                                THEN cache_read_tokens ELSE 0 END
                            + output_tokens + cache_read_tokens + cache_write_tokens)::BIGINT
                            AS tokens
-                FROM fact_llm_requests WHERE {where} GROUP BY ALL)
+                FROM {facts} WHERE {where} GROUP BY ALL)
             SELECT r.day, r.repo, r.workflow, r.run_id, r.summary_requests,
                    coalesce(o.requests, 0) AS requests,
                    r.summary_input_tokens + r.summary_output_tokens
