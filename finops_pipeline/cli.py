@@ -45,15 +45,12 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
-def _dagster_instance(settings: Settings):
-    """The instance in DAGSTER_HOME, else data/dagster_home (created with our dagster.yaml)."""
-    import dagster as dg
-
+def dagster_home(settings: Settings) -> Path:
+    """DAGSTER_HOME, else <data dir>/dagster_home (created with our dagster.yaml)."""
     from finops_pipeline.instance import ensure_dagster_home
 
-    if not os.environ.get("DAGSTER_HOME"):
-        os.environ["DAGSTER_HOME"] = str(ensure_dagster_home(DataPaths(settings.data_dir)))
-    return dg.DagsterInstance.get()
+    home = os.environ.get("DAGSTER_HOME")
+    return Path(home) if home else ensure_dagster_home(DataPaths(settings.data_dir))
 
 
 def materialize_range(settings: Settings, start: dt.date, end: dt.date,
@@ -75,31 +72,32 @@ def materialize_range(settings: Settings, start: dt.date, end: dt.date,
     warnings.filterwarnings("ignore", category=dg.PreviewWarning)
     from finops_pipeline.definitions import defs
     from finops_pipeline.defs.partitions import daily_partitions
+    from finops_pipeline.defs.resources import FinopsConfig
 
     loaded = defs()
-    if resources:
-        loaded = dg.Definitions(assets=loaded.assets, asset_checks=loaded.asset_checks,
-                                jobs=loaded.jobs, schedules=loaded.schedules,
-                                resources={**(loaded.resources or {}), **resources})
+    # The run gets these settings as its resource, exactly the resolved ones printed by the
+    # command; nothing is left behind in os.environ for a later call in the same process.
+    finops = FinopsConfig(data_dir=str(settings.data_dir),
+                          config_path=str(settings.config_path) if settings.config_path
+                          else None)
+    loaded = dg.Definitions(assets=loaded.assets, asset_checks=loaded.asset_checks,
+                            jobs=loaded.jobs, schedules=loaded.schedules,
+                            resources={**(loaded.resources or {}), "finops": finops,
+                                       **(resources or {})})
 
     last = daily_partitions.get_last_partition_key()
     if start < dt.date.fromisoformat(daily_partitions.start.strftime("%Y-%m-%d")):
         raise UsageError(f"{start} is before the first partition ({daily_partitions.start:%F})")
     if last is not None and end > dt.date.fromisoformat(last):
         raise UsageError(f"{end} is after the last partition ({last}): days are UTC")
-    instance = _dagster_instance(settings)
-    # The job's FinopsConfig resource resolves these when the run starts, exactly as in
-    # `dagster dev` and the schedule, so every entry point sees the same settings.
-    os.environ["FINOPS_DATA_DIR"] = str(settings.data_dir)
-    if settings.config_path:
-        os.environ["FINOPS_CONFIG"] = str(settings.config_path)
-    result = loaded.resolve_job_def("finops_daily").execute_in_process(
-        instance=instance,
-        tags={"dagster/asset_partition_range_start": start.isoformat(),
-              "dagster/asset_partition_range_end": end.isoformat()},
-        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-        raise_on_error=False,
-    )
+    with dg.DagsterInstance.from_config(str(dagster_home(settings))) as instance:
+        result = loaded.resolve_job_def("finops_daily").execute_in_process(
+            instance=instance,
+            tags={"dagster/asset_partition_range_start": start.isoformat(),
+                  "dagster/asset_partition_range_end": end.isoformat()},
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+            raise_on_error=False,
+        )
     errors = 0
     for evaluation in result.get_asset_check_evaluations():
         if evaluation.passed:
@@ -158,7 +156,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 Warehouse:   {paths.warehouse}
 Lake:        {paths.root / 'lake'}
 Quarantine:  {paths.root / 'quarantine'}  (rejected rows with _reason, _source, _line)
-Dagster:     {os.environ.get('DAGSTER_HOME')}
+Dagster:     {dagster_home(settings)}
 
 Try:
   finops sql "{SQL_EXAMPLE}"
@@ -206,11 +204,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
 
 def cmd_dagster_home(args: argparse.Namespace) -> int:
-    from finops_pipeline.instance import ensure_dagster_home
-
-    settings = load_settings(data_dir=args.data_dir)
-    home = os.environ.get("DAGSTER_HOME") or ensure_dagster_home(DataPaths(settings.data_dir))
-    print(home)
+    print(dagster_home(load_settings(data_dir=args.data_dir)))
     return 0
 
 
