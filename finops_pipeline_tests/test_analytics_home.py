@@ -11,8 +11,10 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from finops_pipeline.definitions import all_assets
-from finops_pipeline.defs.assets.analytics import ANALYTICS_ASSETS, build_analytics_asset
+from finops_pipeline.defs.assets.lake import lake
+from finops_pipeline.defs.assets.sources import SOURCE_ASSETS
+from finops_pipeline.defs.assets.warehouse import build_warehouse_asset
+from finops_pipeline.defs.checks import WAREHOUSE_CHECKS
 from finops_pipeline.defs.resources import FinopsConfig, GitHubResource
 from finops_pipeline.lake import DataPaths
 from finops_pipeline.warehouse.load import analytics_range, load_lake_days, replace_rows
@@ -52,13 +54,19 @@ def land(root: Path, day: dt.date, run_id: int, requests: int) -> None:
 
 
 def run(root: Path, start: dt.date, end: dt.date) -> dg.ExecuteInProcessResult:
-    assets = [*all_assets(), build_analytics_asset((*TABLES, TREND))]
+    # The registry line, in the test: TABLES plus the trend.
+    assets = [*SOURCE_ASSETS, lake, build_warehouse_asset((*TABLES, TREND)), *WAREHOUSE_CHECKS]
     return dg.materialize(
         assets, instance=dg.DagsterInstance.ephemeral(),
         resources={"finops": FinopsConfig(data_dir=str(root)), "github": GitHubResource()},
         tags={"dagster/asset_partition_range_start": start.isoformat(),
               "dagster/asset_partition_range_end": end.isoformat()},
         raise_on_error=True)
+
+
+def trend_materialization(result: dg.ExecuteInProcessResult) -> dg.AssetMaterialization:
+    return next(m for m in result.asset_materializations_for_node("warehouse")
+                if m.asset_key.path[-1] == TREND.name)
 
 
 def trend(root: Path) -> list[tuple]:
@@ -72,9 +80,11 @@ def expected(per_day: dict[dt.date, int]) -> list[tuple]:
         "day", "requests_3d").rows()
 
 
-def test_no_analytics_table_no_asset():
-    assert ANALYTICS_ASSETS == []  # the registry has none yet: nothing empty is scheduled
+def test_an_analytics_table_is_an_asset_downstream_of_what_it_reads():
     check_registry((*TABLES, TREND))
+    spec = next(s for s in build_warehouse_asset((*TABLES, TREND)).specs
+                if s.key.path[-1] == TREND.name)
+    assert [d.asset_key.to_user_string() for d in spec.deps] == ["warehouse/kpi_workflow_daily"]
     assert TREND.analytics and TREND.daily and not TREND.from_lake
 
 
@@ -85,7 +95,7 @@ def test_backfilling_a_day_refreshes_every_day_its_window_feeds(tmp_path: Path):
         land(root, d, 100 + i, counts[d])
     result = run(root, DAYS[0], DAYS[-1])
     assert trend(root) == expected(counts)
-    mat = result.asset_materializations_for_node("analytics")[0]
+    mat = trend_materialization(result)
     assert mat.metadata["first_day"].value == "2026-03-01"
 
     # Late data for day 3 (a re-run of that day only): days 3, 4 and 5 change, 6.. do not.
@@ -93,7 +103,7 @@ def test_backfilling_a_day_refreshes_every_day_its_window_feeds(tmp_path: Path):
     counts[DAYS[2]] += 10
     result = run(root, DAYS[2], DAYS[2])
     assert trend(root) == expected(counts)
-    mat = result.asset_materializations_for_node("analytics")[0]
+    mat = trend_materialization(result)
     assert (mat.metadata["first_day"].value, mat.metadata["last_day"].value) == (
         "2026-03-03", "2026-03-05")
 

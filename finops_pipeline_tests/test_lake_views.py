@@ -15,6 +15,7 @@ from finops_pipeline.defs.assets.sources import SOURCE_ASSETS
 from finops_pipeline.defs.resources import FinopsConfig, GitHubResource
 from finops_pipeline.lake import DataPaths
 from finops_pipeline.warehouse import lake_views
+from finops_pipeline.warehouse.load import load_lake_days
 from finops_pipeline.warehouse.publish import open_for_update
 from finops_pipeline_tests.test_pipeline_e2e import (  # noqa: F401
     D1,
@@ -93,10 +94,55 @@ def test_retired_and_orphaned_pins_are_collected_after_the_grace_period(
     orphan.write_bytes(b"PAR1")
     later = dt.datetime.now(dt.UTC) + lake_views.RETIRED_GRACE + dt.timedelta(minutes=1)
     with open_for_update(paths) as con:
-        deleted = lake_views.collect_garbage(con, paths, later)
-    assert deleted == 2
+        unreferenced = lake_views.collect_garbage(con, paths, later)
+        assert len(unreferenced) == 2
+        assert len(pinned_files(data_dir)) == 3  # nothing deleted before the publish
+    assert pinned_files(data_dir) == [p for p in pinned_files(data_dir)
+                                      if p not in unreferenced]  # deleted once published
     assert len(pinned_files(data_dir)) == 1
     assert facts_and_kpis(data_dir) == (3, 3)
+
+
+def test_a_lake_file_that_comes_back_is_never_collected_while_pinned(
+        data_dir: Path, tmp_path: Path):  # noqa: F811
+    materialize(data_dir, D1, D1)
+    paths = DataPaths(data_dir)
+    lake_file = paths.lake_file("llm_requests", D1)
+    kept = tmp_path / "kept.parquet"
+    lake_file.rename(kept)  # the day's lake file disappears: the next load unpins the day
+    with open_for_update(paths) as con:
+        load_lake_days(con, paths, [D1])
+    kept.rename(lake_file)  # ... and comes back, same inode and mtime: the same pin name
+    with open_for_update(paths) as con:
+        load_lake_days(con, paths, [D1])
+    later = dt.datetime.now(dt.UTC) + 2 * lake_views.RETIRED_GRACE
+    with open_for_update(paths) as con:  # the retired row of that name is old enough to go
+        assert lake_views.collect_garbage(con, paths, later) == []
+    assert facts_and_kpis(data_dir) == (2, 2)
+
+
+def test_the_kpis_are_built_from_the_pinned_file(data_dir: Path):  # noqa: F811
+    materialize(data_dir, D1, D1)
+    paths = DataPaths(data_dir)
+    real_pin = lake_views.pin_day
+
+    def pin_then_lake_rewrites(con, paths_, dataset, day, now):
+        pinned = real_pin(con, paths_, dataset, day, now)
+        # Another run's lake stage replaces the file right after the pin.
+        lake_file = paths_.lake_file(dataset, day)
+        pl.read_parquet(lake_file).head(1).write_parquet(lake_file.with_suffix(".new"))
+        lake_file.with_suffix(".new").replace(lake_file)
+        return pinned
+
+    import finops_pipeline.warehouse.load as load
+
+    load.pin_day = pin_then_lake_rewrites
+    try:
+        with open_for_update(paths) as con:
+            load_lake_days(con, paths, [D1])
+    finally:
+        load.pin_day = real_pin
+    assert facts_and_kpis(data_dir) == (2, 2)  # the KPIs of the pinned rows, not of the new
 
 
 def test_a_warehouse_that_stored_the_fact_as_a_table_is_upgraded_and_shrinks(

@@ -1,7 +1,6 @@
 """Resources, resolved when a run starts (never at import time): settings and GitHub access."""
 
 import dagster as dg
-from pydantic import Field
 
 from finops_pipeline.config import Settings, load_settings
 from finops_pipeline.lake import DataPaths
@@ -30,20 +29,21 @@ class FinopsConfig(dg.ConfigurableResource):
 class GitHubResource(dg.ConfigurableResource):
     """GitHub REST access for the `github` source: the token, and the client built from it.
 
-    The token is `dg.EnvVar("GITHUB_TOKEN")`, read when the source asks for it. It is not
-    bound as `token=dg.EnvVar(...)` in the definitions because Dagster then refuses to start
-    any run while the variable is unset (EnvVar has no default, dagster-io/dagster#16232),
-    and a pipeline without GitHub, or a day run without a token, must still run and keep
-    the GitHub data it has (DESIGN section 8). Set `token` to bind one explicitly, e.g.
-    `GitHubResource(token=dg.EnvVar("MY_TOKEN_VAR"))`. Tests subclass this and override
-    `client` to talk to their fake server with a fake clock.
+    The token is `dg.EnvVar(token_env_var)` (GITHUB_TOKEN by default), read when the source asks
+    for it. The resource's config holds only the variable's *name*: a config value is stored in
+    Dagster's run storage and shown in the UI, a token must be neither. It is not bound as
+    `token=dg.EnvVar(...)` either, because Dagster then refuses to start any run while the
+    variable is unset (EnvVar has no default, dagster-io/dagster#16232), and a pipeline without
+    GitHub, or a day run without a token, must still run and keep the GitHub data it has
+    (DESIGN section 8). Tests subclass this and override `client` to talk to their fake server
+    with a fake clock.
     """
 
-    token: str | None = Field(default=None, repr=False)
+    token_env_var: str = TOKEN_ENV_VAR
     timeout_seconds: float = 30.0
 
     def resolved_token(self) -> str | None:
-        return self.token or dg.EnvVar(TOKEN_ENV_VAR).get_value() or None
+        return dg.EnvVar(self.token_env_var).get_value() or None
 
     def client(self, api_url: str, *, max_in_flight: int) -> GitHubClient:
         return GitHubClient(api_url, self.resolved_token(), max_in_flight=max_in_flight,

@@ -75,6 +75,12 @@ class Dataset:
     def empty(self) -> pl.DataFrame:
         return pl.DataFrame(schema=self.schema)
 
+    def conform(self, df: pl.DataFrame) -> pl.DataFrame:
+        """A day file written before some columns existed, with those columns as nulls."""
+        missing = [pl.lit(None, dtype).alias(c) for c, dtype in self.schema.items()
+                   if c not in df.columns]
+        return df.with_columns(missing) if missing else df
+
 
 WORKFLOW_RUNS = Dataset(
     "workflow_runs", WORKFLOW_RUNS_SCHEMA,

@@ -3,7 +3,9 @@
 Every load names its scope, the values of the table's `replace_key` it replaces: the rows of
 those units are deleted and the new rows inserted in one transaction, so re-running a load
 never duplicates and a unit that lost its rows is emptied. A row outside the scope is a bug in
-a builder and rolls the whole load back.
+a builder and rolls the whole load back. A daily table's units are days; a table without a day
+(call chains) is replaced by key, and `meta.loaded_keys` remembers which keys each day loaded,
+so re-loading a day also empties the keys it no longer produces.
 
 Three loaders share this: `load_lake_days` (facts and daily KPIs from the lake files of each
 day), `load_analytics` (tables built from a trailing window of the warehouse's own small
@@ -13,8 +15,10 @@ tables) and `replace_day` (one day of named frames, for tools and tests).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -22,9 +26,11 @@ import polars as pl
 from finops_pipeline.lake import DataPaths, read_parquet_or_none
 from finops_pipeline.schemas.datasets import LAKE_DATASETS
 from finops_pipeline.warehouse.lake_views import pin_day
+from finops_pipeline.warehouse.schema import KEY_LEDGER
 from finops_pipeline.warehouse.tables import Table, table, tables
 
 Progress = Callable[[str], None]
+log = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -80,10 +86,32 @@ def _days_frame(days: Sequence[dt.date]) -> pl.DataFrame:
     return pl.DataFrame({"day": list(days)}, schema={"day": pl.Date})
 
 
-def _scope_of(t: Table, rows: pl.DataFrame, days: Sequence[dt.date]) -> pl.DataFrame:
-    """What a load of `days` replaces: those days, or for a table without a day the keys its
-    new rows carry."""
-    return _days_frame(days) if t.daily else rows.select(list(t.replace_key)).unique()
+def _keys_json(rows: pl.DataFrame, key: list[str]) -> pl.Series:
+    return rows.select(pl.struct(key).struct.json_encode().alias("key")).unique()["key"]
+
+
+def _replace_keyed(con: duckdb.DuckDBPyConnection, t: Table, rows: pl.DataFrame,
+                   day: dt.date) -> int:
+    """Load a table without a day from one lake day: replace the keys this day loaded before
+    (so a key the day no longer produces is emptied) and the keys its rows carry (a key moves
+    to the last day that loaded it)."""
+    key = list(t.replace_key)
+    schema = {k: t.schema[k] for k in key}
+    new = _keys_json(rows, key)
+    earlier = con.execute(f"SELECT key FROM {KEY_LEDGER} WHERE table_name = ? AND day = ?",
+                          [t.name, day]).fetchall()
+    every = pl.concat([new, pl.Series("key", [k for (k,) in earlier], dtype=pl.String)])
+    scope = (every.unique().to_frame().select(pl.col("key").str.json_decode(pl.Struct(schema)))
+             .unnest("key")) if len(every) else pl.DataFrame(schema=schema)
+    written = replace_rows(con, t, rows, scope)
+    con.register("_keys", new.to_frame())
+    try:
+        con.execute(f"DELETE FROM {KEY_LEDGER} WHERE table_name = ? AND (day = ? OR key IN "
+                    "(SELECT key FROM _keys))", [t.name, day])
+        con.execute(f"INSERT INTO {KEY_LEDGER} SELECT ?, ?, key FROM _keys", [t.name, day])
+    finally:
+        con.unregister("_keys")
+    return written
 
 
 def replace_day(con: duckdb.DuckDBPyConnection, day: dt.date,
@@ -93,14 +121,20 @@ def replace_day(con: duckdb.DuckDBPyConnection, day: dt.date,
     with transaction(con):
         for name, df in frames.items():
             t = table(name)
-            counts[name] = replace_rows(con, t, df, _scope_of(t, df, [day]))
+            counts[name] = (replace_rows(con, t, df, _days_frame([day])) if t.daily
+                            else _replace_keyed(con, t, df, day))
     return counts
 
 
-def read_lake_day(paths: DataPaths, dataset: str, day: dt.date) -> pl.DataFrame:
-    """A dataset's lake file of `day`; an empty frame of its schema when there is none."""
-    df = read_parquet_or_none(paths.lake_file(dataset, day))
-    return df if df is not None else LAKE_DATASETS[dataset].empty()
+def read_lake_day(paths: DataPaths, dataset: str, day: dt.date,
+                  path: Path | None = None) -> pl.DataFrame:
+    """A dataset's lake file of `day` (or the pinned copy at `path`) in the current schema;
+    an empty frame, with a warning, when there is none."""
+    df = read_parquet_or_none(path or paths.lake_file(dataset, day))
+    if df is None:
+        log.warning("no lake file for %s on %s; loading it as empty", dataset, day)
+        return LAKE_DATASETS[dataset].empty()
+    return LAKE_DATASETS[dataset].conform(df)
 
 
 def load_lake_days(con: duckdb.DuckDBPyConnection, paths: DataPaths,
@@ -108,24 +142,29 @@ def load_lake_days(con: duckdb.DuckDBPyConnection, paths: DataPaths,
                    progress: Progress | None = None) -> list[dict]:
     """Build every lake-backed table for each day from its lake files, one transaction a day.
 
-    A lake view's day is pinned instead (warehouse/lake_views.py): no rows are copied, the
-    view reads the day's lake file as of this load. Returns one row of counts per day.
+    A lake view's dataset is pinned first (warehouse/lake_views.py) and the day's other tables
+    are built from the pinned file, so the KPIs describe exactly the rows the view shows even
+    if the lake file is replaced meanwhile. Returns one row of counts per day.
     """
     chosen = [t for t in (registered or tables()) if t.from_lake]
     needed = sorted({r for t in chosen for r in t.reads})
+    pinned = {t.reads[0] for t in chosen if t.storage == "lake_view"}
     report = []
     now = dt.datetime.now(dt.UTC)
     for i, day in enumerate(days, start=1):
-        inputs = {name: read_lake_day(paths, name, day) for name in needed}
         counts: dict[str, int] = {}
         with transaction(con):
+            inputs = {}
+            for name in needed:
+                path = pin_day(con, paths, name, day, now) if name in pinned else None
+                inputs[name] = read_lake_day(paths, name, day, path)
             for t in chosen:
-                rows = t.build(*(inputs[r] for r in t.reads))
                 if t.storage == "lake_view":
-                    pin_day(con, paths, t.reads[0], day, now)
-                    counts[t.name] = rows.height
-                else:
-                    counts[t.name] = replace_rows(con, t, rows, _scope_of(t, rows, [day]))
+                    counts[t.name] = inputs[t.reads[0]].height
+                    continue
+                rows = t.build(*(inputs[r] for r in t.reads))
+                counts[t.name] = (replace_rows(con, t, rows, _days_frame([day])) if t.daily
+                                  else _replace_keyed(con, t, rows, day))
         report.append({"day": day.isoformat(), **counts})
         if progress:
             progress(f"[{i}/{len(days)}] {day} warehouse: "

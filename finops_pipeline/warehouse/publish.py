@@ -24,7 +24,7 @@ from contextlib import contextmanager
 import duckdb
 
 from finops_pipeline.lake import DataPaths, fsync_dir
-from finops_pipeline.warehouse.lake_views import collect_garbage
+from finops_pipeline.warehouse import lake_views
 from finops_pipeline.warehouse.schema import ensure_schema, refresh_lake_views
 from finops_pipeline.warehouse.tables import Table, tables
 
@@ -68,12 +68,15 @@ def open_for_update(paths: DataPaths, registered: Sequence[Table] | None = None,
         try:
             con = duckdb.connect(str(building))
             try:
-                now = dt.datetime.now(dt.UTC)
-                dropped = ensure_schema(con, paths, now, registered)
+                started = dt.datetime.now(dt.UTC)
+                dropped = ensure_schema(con, paths, started, registered)
                 yield con
-                # The loads pinned new lake files: point the views at them, drop old pins.
+                # The loads pinned new lake files: point the views at them, forget old pins,
+                # date this run's retirements at its publish, make the new pins durable.
                 refresh_lake_views(con, paths, registered)
-                collect_garbage(con, paths, now)
+                unreferenced = lake_views.collect_garbage(con, paths, started)
+                lake_views.stamp_retirements(con, started, dt.datetime.now(dt.UTC))
+                lake_views.fsync_new_pins(con, paths, started)
                 con.execute("CHECKPOINT")
             finally:
                 con.close()
@@ -88,6 +91,8 @@ def open_for_update(paths: DataPaths, registered: Sequence[Table] | None = None,
             # The rename itself must reach the disk, or a power cut could bring back the old
             # file (or none) after the run reported success.
             fsync_dir(paths.warehouse_dir)
+            # Only now is the previous manifest no longer the published one.
+            lake_views.delete_files(unreferenced)
         finally:
             for leftover in (building, building.with_name(building.name + ".wal"), compacted,
                              compacted.with_name(compacted.name + ".wal")):

@@ -14,6 +14,16 @@ from finops_pipeline.warehouse.tables import Table, polars_to_duckdb
 from finops_pipeline.warehouse.views import view_statements
 
 log = logging.getLogger(__name__)
+# Which keys of a table without a day each day loaded (see warehouse/load.py).
+KEY_LEDGER = "meta.loaded_keys"
+
+
+def ensure_key_ledger(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("CREATE SCHEMA IF NOT EXISTS meta")
+    con.execute(f"""CREATE TABLE IF NOT EXISTS {KEY_LEDGER} (
+        table_name VARCHAR NOT NULL, day DATE NOT NULL, key VARCHAR NOT NULL)""")
+    con.execute(f"COMMENT ON TABLE {KEY_LEDGER} IS 'Which keys of a table without a day each "
+                "day loaded (warehouse/load.py). Internal.'")
 
 
 def _comment(t: Table) -> str:
@@ -29,7 +39,8 @@ def _existing(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
 
 def ensure_schema(con: duckdb.DuckDBPyConnection, paths: DataPaths, now: dt.datetime,
                   registered: Sequence[Table]) -> bool:
-    """Create missing tables, add columns a newer version introduced, create the views.
+    """Create missing tables and add columns a newer version introduced (views come last,
+    `refresh_lake_views`, once the loads have pinned their files).
 
     Additive: a warehouse built by an older version keeps its rows; days loaded before a column
     existed show it as null until they are re-materialized. A fact an older version stored as
@@ -37,6 +48,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, paths: DataPaths, now: dt.date
     rows are the lake's). Returns True when a table was dropped, so the file can be compacted.
     """
     lake_views.ensure_manifest(con)
+    ensure_key_ledger(con)
     existing = _existing(con)
     dropped = False
     for t in registered:
@@ -49,6 +61,9 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, paths: DataPaths, now: dt.date
                 lake_views.pin_all_days(con, paths, t.reads[0], now)
                 dropped = True
             continue
+        if kind == "VIEW":  # a fact served from the lake before, stored from now on
+            con.execute(f"DROP VIEW {t.name}")
+            kind = None
         if kind is None:
             cols = ",\n  ".join(f'"{c}" {polars_to_duckdb(d)}' for c, d in t.schema.items())
             con.execute(f"CREATE TABLE {t.name} (\n  {cols}\n)")
@@ -61,7 +76,6 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, paths: DataPaths, now: dt.date
                     con.execute(f'ALTER TABLE {t.name} ADD COLUMN "{col}" '
                                 f"{polars_to_duckdb(dtype)}")
         con.execute(f"COMMENT ON TABLE {t.name} IS {_comment(t)}")
-    refresh_lake_views(con, paths, registered)
     return dropped
 
 

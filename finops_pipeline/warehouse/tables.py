@@ -173,6 +173,10 @@ def check_registry(registered: tuple[Table, ...] = TABLES) -> None:
             raise ValueError(f"table {t.name}: a lake view reads exactly one lake dataset")
         if t.analytics and not t.daily:
             raise ValueError(f"table {t.name}: analytics tables are daily")
+        views = {v.name for v in registered if v.storage == "lake_view"}
+        if t.analytics and set(t.reads) & views:
+            raise ValueError(f"table {t.name}: analytics tables read the warehouse's small "
+                             f"tables, not the lake views {sorted(set(t.reads) & views)}")
         if t.analytics and t.window_days < 1:
             raise ValueError(f"table {t.name}: window_days must be >= 1")
         missing = set(t.replace_key) - set(t.schema)

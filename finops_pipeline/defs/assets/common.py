@@ -5,6 +5,11 @@ import datetime as dt
 import dagster as dg
 import polars as pl
 
+# Every step that writes the data dir (raw slices, lake files, the warehouse) takes a slot of
+# this pool; the instance's dagster.yaml limits pools to one slot, so a step of another run
+# never rewrites a day while this run reads it (a backfill overlapping the schedule).
+DATA_POOL = "finops_data"
+
 
 def partition_days(context: dg.AssetExecutionContext) -> list[dt.date]:
     """Every day of the run's partition range (one day, or a whole backfill in one run)."""

@@ -14,7 +14,7 @@ import dagster as dg
 import polars as pl
 
 from finops_pipeline.config import PriceOverride
-from finops_pipeline.defs.assets.common import markdown_preview, partition_days
+from finops_pipeline.defs.assets.common import DATA_POOL, markdown_preview, partition_days
 from finops_pipeline.defs.assets.sources import source_key
 from finops_pipeline.defs.partitions import daily_partitions
 from finops_pipeline.defs.resources import FinopsConfig
@@ -125,6 +125,7 @@ def build_lake_asset(sources: Sequence[Source]) -> dg.AssetsDefinition:
         ],
         partitions_def=daily_partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
+        pool=DATA_POOL,
     )
     def lake(context: dg.AssetExecutionContext, finops: FinopsConfig):
         """Validate every raw row with pandera, quarantine failures with the reason, normalize the

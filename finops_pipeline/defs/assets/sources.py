@@ -9,7 +9,7 @@ metadata: enabled, days, one total per figure, a per-day table and the problems.
 import dagster as dg
 import polars as pl
 
-from finops_pipeline.defs.assets.common import markdown_preview, partition_days
+from finops_pipeline.defs.assets.common import DATA_POOL, markdown_preview, partition_days
 from finops_pipeline.defs.partitions import daily_partitions
 from finops_pipeline.lake import DataPaths, write_raw_day
 from finops_pipeline.sources.base import Source, SourceContext
@@ -38,6 +38,7 @@ def build_source_asset(source: Source) -> dg.AssetsDefinition:
         description=type(source).__doc__,
         partitions_def=daily_partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
+        pool=DATA_POOL,
         required_resource_keys={"finops", *source.resource_keys},
         check_specs=[dg.AssetCheckSpec(
             check, asset=key,

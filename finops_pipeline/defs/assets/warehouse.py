@@ -1,8 +1,10 @@
-"""Warehouse stage: facts and daily KPIs from the lake, each day replaced in one transaction.
+"""Warehouse stage: every table of the registry (warehouse/tables.py), published at once.
 
-One multi-asset whose outputs are the lake-backed tables of the registry (warehouse/tables.py):
-the large facts as views over the lake, the others loaded day by day into a private copy of
-warehouse/finops.duckdb that is published atomically.
+One multi-asset with one output per table. Per day of the run, the tables built from the lake
+are loaded into a private copy of warehouse/finops.duckdb (the large facts are pinned lake
+files behind views); then the analytics tables, downstream of the tables they read, are rebuilt
+for every day those days feed from a trailing window of the warehouse's own small tables. The
+copy is then published atomically, so a reader never sees new KPIs beside stale trends.
 """
 
 from collections.abc import Sequence
@@ -10,14 +12,12 @@ from collections.abc import Sequence
 import dagster as dg
 import polars as pl
 
-from finops_pipeline.defs.assets.common import markdown_preview, partition_days
+from finops_pipeline.defs.assets.common import DATA_POOL, markdown_preview, partition_days
 from finops_pipeline.defs.assets.lake import LAKE_KEYS
 from finops_pipeline.defs.partitions import daily_partitions
-from finops_pipeline.warehouse.load import load_lake_days
+from finops_pipeline.warehouse.load import load_analytics, load_lake_days
 from finops_pipeline.warehouse.publish import open_for_update
 from finops_pipeline.warehouse.tables import Table, tables
-
-WAREHOUSE_POOL = "duckdb_warehouse"
 
 
 def table_key(name: str) -> dg.AssetKey:
@@ -28,40 +28,49 @@ def table_key(name: str) -> dg.AssetKey:
 WAREHOUSE_KEYS = {t.name: table_key(t.name) for t in tables()}
 
 
-def table_spec(t: Table, deps: list[dg.AssetKey]) -> dg.AssetSpec:
-    """The asset of one table, upstream of what it reads."""
-    where = "a view over the lake's Parquet" if t.storage == "lake_view" else "a DuckDB table"
+def table_spec(t: Table) -> dg.AssetSpec:
+    """The asset of one table, downstream of what it reads."""
+    where = ("a view over the lake's Parquet" if t.storage == "lake_view"
+             else "a DuckDB table")
+    if t.analytics:
+        where += f", rebuilt from the {t.window_days} days ending on each day"
+    deps = [LAKE_KEYS[r] if t.from_lake else table_key(r) for r in t.reads]
     return dg.AssetSpec(
-        table_key(t.name), deps=deps,
-        group_name="warehouse", kinds={"duckdb"},
+        table_key(t.name), deps=deps, group_name="warehouse", kinds={"duckdb"},
         description=f"{t.description} Grain: {', '.join(t.grain)}. Stored as {where}.")
 
 
 def build_warehouse_asset(registered: Sequence[Table]) -> dg.AssetsDefinition:
-    """The multi-asset of the lake-backed tables among `registered` (the registry's)."""
-    chosen = [t for t in registered if t.from_lake]
+    """The multi-asset of every table in `registered` (the registry's)."""
+    from_lake = [t for t in registered if t.from_lake]
+    analytics = [t for t in registered if t.analytics]
 
     @dg.multi_asset(
         name="warehouse",
-        specs=[table_spec(t, [LAKE_KEYS[r] for r in t.reads]) for t in chosen],
+        specs=[table_spec(t) for t in registered],
         partitions_def=daily_partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
-        pool=WAREHOUSE_POOL,
+        pool=DATA_POOL,
         required_resource_keys={"finops"},
     )
     def _warehouse(context: dg.AssetExecutionContext):
-        """Load the lake days into warehouse/finops.duckdb (built on a copy, published
-        atomically)."""
+        """Load the lake days into warehouse/finops.duckdb, rebuild the analytics days they
+        feed, and publish the copy atomically."""
         paths = context.resources.finops.paths()
+        days = partition_days(context)
         with open_for_update(paths, registered) as con:
-            report = load_lake_days(con, paths, partition_days(context), chosen,
-                                    context.log.info)
+            report = load_lake_days(con, paths, days, from_lake, context.log.info)
+            rebuilt = load_analytics(con, days, analytics, context.log.info)
         context.log.info(f"warehouse published at {paths.warehouse}")
         per_day = pl.DataFrame(report)
-        for t in chosen:
+        for t in from_lake:
             yield dg.MaterializeResult(asset_key=table_key(t.name), metadata={
                 "dagster/row_count": int(per_day[t.name].sum()),
                 "per_day": markdown_preview(per_day.select("day", t.name))})
+        for r in rebuilt:
+            yield dg.MaterializeResult(asset_key=table_key(r["table"]), metadata={
+                "dagster/row_count": r["rows"], "first_day": r["first_day"],
+                "last_day": r["last_day"]})
 
     return _warehouse
 
