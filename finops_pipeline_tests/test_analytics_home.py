@@ -4,6 +4,7 @@ that span days or have no day at all."""
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import warnings
 from pathlib import Path
 
@@ -145,6 +146,14 @@ def test_a_table_without_day_is_replaced_by_its_key(tmp_path: Path):
     assert sql(root, "SELECT run_id, requests FROM toy_run_spans ORDER BY run_id").rows() == [
         (1, 2), (2, 3)]
     assert not SPANS.daily
+    # Day 2 is re-run without its run: the key it loaded before is emptied, day 1's kept.
+    land(root, DAYS[1], 3, 1)
+    shutil.rmtree(root / "landing" / "gh-aw-logs" / "run-2")
+    run(root, DAYS[1], DAYS[1])
+    with open_for_update(paths, registered) as con:
+        load_lake_days(con, paths, [DAYS[1]], [SPANS])
+    assert sql(root, "SELECT run_id, requests FROM toy_run_spans ORDER BY run_id").rows() == [
+        (1, 2), (3, 1)]
 
 
 def test_rows_outside_the_load_roll_the_whole_load_back(tmp_path: Path):

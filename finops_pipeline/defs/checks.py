@@ -4,6 +4,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 import dagster as dg
+import duckdb
 import polars as pl
 
 from finops_pipeline.defs.assets.common import markdown_preview
@@ -11,7 +12,8 @@ from finops_pipeline.defs.assets.warehouse import WAREHOUSE_KEYS
 from finops_pipeline.defs.partitions import daily_partitions
 from finops_pipeline.defs.resources import FinopsConfig
 from finops_pipeline.lake import DataPaths
-from finops_pipeline.warehouse.access import WarehouseMissing, query
+from finops_pipeline.warehouse.access import WarehouseMissing, query, read_only
+from finops_pipeline.warehouse.lake_views import pinned_files, read_files_sql
 
 INGEST_LOG_BALANCES = "ingest_log_balances"
 LAKE_MATCHES_WAREHOUSE = "lake_matches_warehouse"
@@ -63,28 +65,20 @@ def _lake_files(paths: DataPaths, dataset: str, days: Sequence[dt.date] | None) 
     """A read_parquet() of the dataset's lake files of `days` (all days when None), or ""
     when there are none."""
     if days is None:
-        files = [str(paths.root / "lake" / dataset / "day=*" / "data.parquet")]
-    else:
-        files = [str(f) for d in days if (f := paths.lake_file(dataset, d)).is_file()]
-    if not files:
-        return ""
-    listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-    return f"read_parquet([{listed}], hive_partitioning = false)"
+        return read_files_sql([paths.root / "lake" / dataset / "day=*" / "data.parquet"],
+                              by_name=False)
+    files = [f for d in days if (f := paths.lake_file(dataset, d)).is_file()]
+    return read_files_sql(files, by_name=False) if files else ""
 
 
-def _published_requests(paths: DataPaths, days: Sequence[dt.date] | None) -> str:
+def _published_requests(con: duckdb.DuckDBPyConnection, paths: DataPaths,
+                        days: Sequence[dt.date] | None) -> str:
     """fact_llm_requests of `days` as published: the files the view pinned for those days, so
     a check of one day reads that day, not every day the warehouse holds."""
     if days is None:
         return "fact_llm_requests"
-    pinned = query(paths.warehouse, "SELECT file FROM meta.lake_files WHERE dataset = ? AND "
-                   "retired_at IS NULL AND day IN (SELECT unnest(?::DATE[]))",
-                   ["llm_requests", list(days)])
-    if pinned.height == 0:
-        return "(SELECT * FROM fact_llm_requests WHERE false)"
-    listed = ", ".join("'" + str(paths.root / f).replace("'", "''") + "'"
-                       for f in pinned["file"])
-    return f"read_parquet([{listed}], hive_partitioning = false, union_by_name = true)"
+    files = pinned_files(con, paths, "llm_requests", days)
+    return read_files_sql(files) if files else "(SELECT * FROM fact_llm_requests WHERE false)"
 
 
 def check_lake_matches_warehouse(paths: DataPaths,
@@ -99,8 +93,9 @@ def check_lake_matches_warehouse(paths: DataPaths,
     lake_runs = (f"SELECT day, count(*) AS n FROM {run_files} GROUP BY day" if run_files
                  else "SELECT NULL::DATE AS day, 0 AS n")
     try:
-        facts = _published_requests(paths, days)
-        diff = query(paths.warehouse, f"""
+        with read_only(paths.warehouse) as con:  # the pins and the facts of one snapshot
+            facts = _published_requests(con, paths, days)
+            diff = con.sql(f"""
             WITH lake_req AS ({lake_req}),
             fact_req AS (SELECT day, count(*) AS n, sum(total_tokens) AS tokens
                          FROM {facts} WHERE {where} GROUP BY day),
@@ -119,7 +114,7 @@ def check_lake_matches_warehouse(paths: DataPaths,
                OR coalesce(l.tokens, 0) <> coalesce(f.tokens, 0)
                OR coalesce(f.tokens, 0) <> coalesce(k.tokens, 0)
                OR coalesce(lr.n, 0) <> coalesce(fr.n, 0))
-            ORDER BY day""", params * 3)
+            ORDER BY day""", params=params * 3 or None).pl()
     except WarehouseMissing as exc:
         return _missing(exc)
     return dg.AssetCheckResult(
@@ -147,10 +142,11 @@ def check_requests_match_run_summaries(
     where, params = _days_clause(days)
     run_where, _ = _days_clause(days, "r.day")
     try:
-        facts = _published_requests(paths, days)
-        # Compare like with like: gh-aw sums the proxy's raw input_tokens, which for
-        # inclusive providers still contain the cache reads we split out.
-        runs = query(paths.warehouse, f"""
+        with read_only(paths.warehouse) as con:
+            facts = _published_requests(con, paths, days)
+            # Compare like with like: gh-aw sums the proxy's raw input_tokens, which for
+            # inclusive providers still contain the cache reads we split out.
+            runs = con.sql(f"""
             WITH ours AS (
                 SELECT repo, run_id, run_attempt, count(*) AS requests,
                        sum(input_tokens + CASE WHEN token_rule = 'inclusive_cache_read'
@@ -168,7 +164,7 @@ def check_requests_match_run_summaries(
             FROM fact_workflow_runs r LEFT JOIN ours o USING (repo, run_id, run_attempt)
             WHERE r.summary_requests IS NOT NULL AND r.has_token_data
               AND {run_where}""",
-            params * 2)
+            params=params * 2 or None).pl()
     except WarehouseMissing as exc:
         return _missing(exc)
     diff = (pl.col("tokens") - pl.col("summary_tokens")).abs().cast(pl.Float64)

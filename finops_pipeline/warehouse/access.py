@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -20,18 +22,29 @@ class WarehouseMissing(FileNotFoundError):
     """No warehouse has been published yet."""
 
 
-def query(warehouse: Path, sql: str, params: list | None = None) -> pl.DataFrame:
-    """Run `sql` against the published warehouse, opened read-only (one consistent snapshot)."""
+@contextmanager
+def read_only(warehouse: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection to the published warehouse: one consistent snapshot for every
+    statement run on it."""
     if not warehouse.is_file():
         raise WarehouseMissing(
             f"no warehouse at {warehouse}: run `finops demo` or `finops materialize` first"
         )
     for attempt in range(1, OPEN_ATTEMPTS + 1):
         try:
-            with duckdb.connect(str(warehouse), read_only=True) as con:
-                return con.sql(sql, params=params).pl() if params else con.sql(sql).pl()
+            con = duckdb.connect(str(warehouse), read_only=True)
+            break
         except duckdb.IOException:
             if attempt == OPEN_ATTEMPTS:
                 raise
             time.sleep(RETRY_SECONDS * attempt)
-    raise AssertionError("unreachable")
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def query(warehouse: Path, sql: str, params: list | None = None) -> pl.DataFrame:
+    """Run `sql` against the published warehouse, opened read-only (one consistent snapshot)."""
+    with read_only(warehouse) as con:
+        return con.sql(sql, params=params).pl() if params else con.sql(sql).pl()
