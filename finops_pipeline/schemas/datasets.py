@@ -17,7 +17,7 @@ import pandera.polars as pa
 import polars as pl
 
 from finops_pipeline.schemas.pull_requests import PULL_REQUESTS_SCHEMA, PullRequests
-from finops_pipeline.schemas.raw import RAW_KINDS
+from finops_pipeline.schemas.raw import RAW_KINDS, with_missing_columns
 from finops_pipeline.schemas.runs import WORKFLOW_RUNS_SCHEMA, WorkflowRuns
 from finops_pipeline.schemas.token_usage import LLM_REQUESTS_SCHEMA, LlmRequests
 
@@ -77,9 +77,7 @@ class Dataset:
 
     def conform(self, df: pl.DataFrame) -> pl.DataFrame:
         """A day file written before some columns existed, with those columns as nulls."""
-        missing = [pl.lit(None, dtype).alias(c) for c, dtype in self.schema.items()
-                   if c not in df.columns]
-        return df.with_columns(missing) if missing else df
+        return with_missing_columns(df, self.schema)
 
 
 WORKFLOW_RUNS = Dataset(

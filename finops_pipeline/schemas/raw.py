@@ -27,9 +27,14 @@ class RawKind:
 
     def conform(self, df: pl.DataFrame) -> pl.DataFrame:
         """A raw frame written by an older version, with columns added since as nulls."""
-        missing = [pl.lit(None, dtype).alias(c) for c, dtype in self.schema.items()
-                   if c not in df.columns]
-        return df.with_columns(missing) if missing else df
+        return with_missing_columns(df, self.schema)
+
+
+def with_missing_columns(df: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """`df` with the columns of `schema` it lacks (a file written by an older version) as nulls."""
+    missing = [pl.lit(None, dtype).alias(c) for c, dtype in schema.items()
+               if c not in df.columns]
+    return df.with_columns(missing) if missing else df
 
 
 RUNS = RawKind("runs", {

@@ -19,14 +19,6 @@ SOURCES: tuple[Source, ...] = (
 )
 
 
-def source(name: str) -> Source:
-    """The registered source called `name`."""
-    for s in SOURCES:
-        if s.name == name:
-            return s
-    raise KeyError(f"no source {name!r}; registered: {', '.join(s.name for s in SOURCES)}")
-
-
 def _check() -> None:
     names = [s.name for s in SOURCES]
     if len(set(names)) != len(names):
