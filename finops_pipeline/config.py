@@ -144,11 +144,6 @@ class Settings(BaseModel):
         return [(base / p).resolve() if not _is_glob(p) else base / p for p in paths]
 
     @property
-    def gh_aw_logs_paths(self) -> list[Path]:
-        """Configured `gh aw logs` folders and files."""
-        return self.source_paths("gh_aw_logs")
-
-    @property
     def thresholds(self) -> Thresholds:
         return self.config.thresholds
 

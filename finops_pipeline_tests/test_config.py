@@ -76,7 +76,7 @@ def test_environment_overrides_file(tmp_path: Path):
     assert s.data_dir == (tmp_path / "d").resolve()
     assert s.github_repos == ["o/one", "o/two"]
     assert s.github_api_url == "http://127.0.0.1:9/api/v3"
-    assert s.gh_aw_logs_paths == [(tmp_path / "logs").resolve()]
+    assert s.source_paths("gh_aw_logs") == [(tmp_path / "logs").resolve()]
     assert "t0k3n-not-real" not in repr(s) and "t0k3n-not-real" not in str(s)
 
 

@@ -27,8 +27,7 @@ def ensure_key_ledger(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _comment(t: Table) -> str:
-    text = f"{t.description} Grain: {', '.join(t.grain)}."
-    return "'" + text.replace("'", "''") + "'"
+    return lake_views.sql_string(f"{t.description} Grain: {', '.join(t.grain)}.")
 
 
 def _existing(con: duckdb.DuckDBPyConnection) -> dict[str, str]:

@@ -78,7 +78,8 @@ class Table:
 
     @property
     def analytics(self) -> bool:
-        """Built from a trailing window of warehouse tables by the `analytics` asset."""
+        """Built from a trailing window of warehouse tables (after the daily tables, in the
+        same publish)."""
         return not self.from_lake
 
     @cached_property
