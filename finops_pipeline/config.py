@@ -69,20 +69,37 @@ class Budget(_Strict):
 class Thresholds(_Strict):
     """One key per rule of DESIGN section 6; defaults follow the seeds."""
 
-    io_ratio_max: float = 100.0
-    small_request_output_tokens: int = 50
-    small_requests_min_count: int = 10
-    high_total_tokens: int = 5_000_000
-    spend_increase_pct: float = 25.0
-    cache_hit_rate_min: float = 0.0
-    efficiency_tokens_scale: float = 100.0  # S of the efficiency score
-    efficiency_cost_scale: float = 20.0  # C of the efficiency score
+    # Rule flags (anomalies, kind `rule`).
+    io_ratio_max: float = Field(default=100.0, gt=0)
+    small_request_output_tokens: int = Field(default=50, ge=0)
+    small_requests_min_count: int = Field(default=10, ge=0)
+    high_total_tokens: int = Field(default=5_000_000, ge=0)  # per workflow and day
+    tokens_per_run_max: int = Field(default=100_000, ge=0)
+    cost_per_run_max: float = Field(default=1.0, ge=0)
+    turns_per_run_max: int = Field(default=15, ge=0)
+    error_rate_max: float = Field(default=0.30, ge=0, le=1)
+    spend_increase_pct: float = Field(default=25.0, ge=0)
+    spend_increase_min_usd: float = Field(default=1.0, ge=0)  # ignore rises of pennies
+    cache_hit_rate_min: float = Field(default=0.0, ge=0, le=1)
+    cache_min_prompt_tokens: int = Field(default=100_000, ge=0)  # below it, caching is moot
+    # Showback flags (seed 000's governance table).
+    tokens_per_completed_task_max: float = Field(default=100_000, ge=0)
+    retry_rate_max: float = Field(default=0.25, ge=0)
+    # Efficiency score and session classification (seed 000, DESIGN section 6).
+    efficiency_tokens_scale: float = Field(default=100.0, gt=0)  # S of the efficiency score
+    efficiency_cost_scale: float = Field(default=20.0, ge=0)  # C of the efficiency score
     session_tokens_high: int = 5000  # T_high of the session classification
     session_tokens_low: int = 3000  # T_low of the session classification
     session_retries_high: int = 2
-    anomaly_window_days: int = 28
-    anomaly_min_history_days: int = 7
-    anomaly_z: float = 3.5
+    # Statistical anomalies: robust z-score against the key's own trailing days.
+    anomaly_window_days: int = Field(default=28, ge=7, le=56)
+    anomaly_min_history_days: int = Field(default=7, ge=1)
+    anomaly_z: float = Field(default=3.5, gt=0)
+    anomaly_min_ratio: float = Field(default=2.0, ge=1)  # observed >= ratio x median
+    # Recommendations' savings formulas (docs/metrics.md).
+    cache_hit_rate_target: float = Field(default=0.5, ge=0, le=1)
+    small_requests_batch_size: int = Field(default=5, ge=2)
+    recommendation_min_savings_usd: float = Field(default=0.01, ge=0)
     quarantine_rate_warn: float = 0.05
 
 
