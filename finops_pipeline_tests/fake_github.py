@@ -370,8 +370,10 @@ class FakeGitHub:
         merged_at: dt.datetime | str | None = None,
         closed_at: dt.datetime | str | None = None,
         title: str | None = None,
+        updated_at: dt.datetime | str | None = None,
     ) -> dict:
-        """A pull request; closed when `closed_at` (or `merged_at`) is given."""
+        """A pull request; closed when `closed_at` (or `merged_at`) is given; last updated at
+        `updated_at`, else when it closed, else when it was created."""
         self.add_repo(repo)
         if merged_at is not None and closed_at is None:
             closed_at = merged_at
@@ -383,7 +385,7 @@ class FakeGitHub:
             "head": {"ref": head_ref or f"copilot/task-{number}"},
             "base": {"ref": "main"},
             "created_at": iso(created_at),
-            "updated_at": iso(created_at),
+            "updated_at": iso(updated_at or closed_at or created_at),
             "closed_at": iso(closed_at) if closed_at else None,
             "merged_at": iso(merged_at) if merged_at else None,
             "html_url": f"https://github.com/{repo}/pull/{number}",
@@ -493,7 +495,8 @@ class FakeGitHub:
         if len(rest) == 4 and rest[:2] == ["actions", "artifacts"] and rest[3] == "zip":
             return self._artifact_redirect(repo, int(rest[2]))
         if rest == ["pulls"]:
-            pulls = sorted(self._pulls[repo], key=lambda p: (p["created_at"], p["number"]))
+            field = "updated_at" if query.get("sort", ["created"])[0] == "updated" else "created_at"
+            pulls = sorted(self._pulls[repo], key=lambda p: (p[field], p["number"]))
             if query.get("direction", ["desc"])[0] == "desc":
                 pulls.reverse()
             return self._page(path, query, pulls, None)

@@ -28,7 +28,8 @@ DAYS = [dt.date(2026, 3, 1) + dt.timedelta(days=i) for i in range(8)]
 WINDOW = 3
 
 
-def requests_3d(kpi: pl.DataFrame, days: tuple[dt.date, dt.date]) -> pl.DataFrame:
+def requests_3d(kpi: pl.DataFrame, days: tuple[dt.date, dt.date],
+                config: object = None) -> pl.DataFrame:
     """Requests of each workflow over the 3 days ending on each day of `days` (a toy trend):
     a row on every day whose window holds activity."""
     first, last = days
@@ -111,14 +112,23 @@ def test_backfilling_a_day_refreshes_every_day_its_window_feeds(tmp_path: Path):
 
 def test_the_window_never_runs_past_the_latest_loaded_day():
     d = dt.date(2026, 3, 10)
-    assert analytics_range(TREND, d, d, latest=d, ends={}) == (d, d)
-    assert analytics_range(TREND, d, d, latest=d + dt.timedelta(days=30), ends={}) == (
+    assert analytics_range(TREND, d, d, latest=d, changed={}) == (d, d)
+    assert analytics_range(TREND, d, d, latest=d + dt.timedelta(days=30), changed={}) == (
         d, d + dt.timedelta(days=2))
     # A table reading another windowed table carries that table's reach forward.
     other = dt.date(2026, 3, 12)
     upstream = Table("toy_up", ("day",), "", ("toy_requests_3d",), requests_3d, window_days=2)
     assert analytics_range(upstream, d, d, latest=d + dt.timedelta(days=30),
-                           ends={"toy_requests_3d": other}) == (d, other + dt.timedelta(days=1))
+                           changed={"toy_requests_3d": (d, other)}) == (
+        d, other + dt.timedelta(days=1))
+    # A table whose rows wait for later outcomes is rebuilt that far back, and so is one that
+    # reads it.
+    late = Table("toy_late", ("day",), "", ("toy_requests_3d",), requests_3d, outcome_days=5)
+    assert analytics_range(late, d, d, latest=d, changed={}) == (d - dt.timedelta(days=5), d)
+    after_late = Table("toy_after", ("day",), "", ("toy_late",), requests_3d, window_days=2)
+    assert analytics_range(after_late, d, d, latest=d + dt.timedelta(days=30),
+                           changed={"toy_late": (d - dt.timedelta(days=5), d)}) == (
+        d - dt.timedelta(days=5), d + dt.timedelta(days=1))
 
 
 def run_spans(requests: pl.DataFrame) -> pl.DataFrame:

@@ -45,19 +45,24 @@ def test_filter_and_states(gh, client):
     gh.add_pull(REPO, 5, created_at="2026-03-01T05:00:00Z", author="octocat", head_ref="feature")
     gh.add_pull(REPO, 6, created_at="2026-02-28T23:59:59Z")  # the day before
     gh.add_pull(REPO, 7, created_at="2026-03-02T00:00:00Z")  # the day after
+    # opened a week earlier, merged on the day: the day's slice holds its current outcome
+    gh.add_pull(REPO, 8, created_at="2026-02-22T10:00:00Z", merged_at="2026-03-01T09:00:00Z")
     pulls = list_copilot_pulls(client, REPO, DAY)
+    # 2 closed the next day: it belongs to the day it last changed, Mar 2
     assert [(p["number"], p["state"]) for p in pulls] == [
         (1, "merged"),
-        (2, "rejected"),
         (3, "open"),
         (4, "open"),
+        (8, "merged"),
     ]
+    assert [p["number"] for p in list_copilot_pulls(client, REPO, "2026-03-02")] == [2, 7]
     first = pulls[0]
     assert first == {
         "repo": REPO,
         "number": 1,
         "state": "merged",
         "created_at": "2026-03-01T01:00:00Z",
+        "updated_at": "2026-03-01T05:00:00Z",
         "merged_at": "2026-03-01T05:00:00Z",
         "closed_at": "2026-03-01T05:00:00Z",
         "head_ref": "copilot/task-1",
@@ -66,7 +71,7 @@ def test_filter_and_states(gh, client):
         "url": f"https://github.com/{REPO}/pull/1",
     }
     query = gh.requests[0].query
-    for part in ("state=all", "sort=created", "direction=desc", "per_page=100"):
+    for part in ("state=all", "sort=updated", "direction=desc", "per_page=100"):
         assert part in query
 
 

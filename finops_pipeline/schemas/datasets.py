@@ -98,7 +98,8 @@ PULL_REQUESTS = Dataset(
     "pull_requests", PULL_REQUESTS_SCHEMA,
     key=("repo", "number"), sort=("source", "repo", "number"),
     model=PullRequests, raw_kinds=("pull_requests",),
-    description="Copilot coding-agent pull requests (repo, number) on their creation day.",
+    description="Copilot coding-agent pull requests (repo, number) on the day they last "
+                "changed, in their state then.",
 )
 INGEST_LOG = Dataset(
     "ingest_log", INGEST_LOG_SCHEMA,

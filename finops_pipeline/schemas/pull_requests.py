@@ -14,6 +14,7 @@ PR_STATES = ("merged", "rejected", "open")
 PULL_REQUESTS_SCHEMA: dict[str, pl.DataType] = {
     "day": pl.Date(), "source": pl.String(), "repo": pl.String(), "number": pl.Int64(),
     "state": pl.String(), "created_at": pl.Datetime("us", "UTC"),
+    "updated_at": pl.Datetime("us", "UTC"),
     "merged_at": pl.Datetime("us", "UTC"), "closed_at": pl.Datetime("us", "UTC"),
     "head_ref": pl.String(), "author": pl.String(), "title": pl.String(), "url": pl.String(),
     "_source": pl.String(), "_line": pl.Int64(),
@@ -25,6 +26,7 @@ class RawPullRequest(pa.DataFrameModel):
     number: str = pa.Field(nullable=False)
     state: str = pa.Field(nullable=False, isin=list(PR_STATES))
     created_at: str = pa.Field(nullable=False)
+    updated_at: str = pa.Field(nullable=True)
     merged_at: str = pa.Field(nullable=True)
     closed_at: str = pa.Field(nullable=True)
 
@@ -32,7 +34,8 @@ class RawPullRequest(pa.DataFrameModel):
     def _number(cls, data: PolarsData) -> pl.LazyFrame:
         return checks.matches(data, checks.POSITIVE_INT)
 
-    @pa.check("created_at", "merged_at", "closed_at", name="an ISO 8601 timestamp")
+    @pa.check("created_at", "updated_at", "merged_at", "closed_at",
+              name="an ISO 8601 timestamp")
     def _timestamp(cls, data: PolarsData) -> pl.LazyFrame:
         return checks.is_timestamp(data)
 
@@ -41,15 +44,17 @@ class RawPullRequest(pa.DataFrameModel):
 
 
 class PullRequests(pa.DataFrameModel):
-    """The `pull_requests` lake dataset: one row per (repo, number), on its creation day."""
+    """The `pull_requests` lake dataset: one row per (repo, number) on the day it was last
+    updated (its creation day for files landed before updated_at was kept)."""
 
     day: pl.Date = pa.Field(nullable=False)
     repo: str = pa.Field(nullable=False)
     number: pl.Int64 = pa.Field(nullable=False, ge=1)
 
-    @pa.dataframe_check(name="created on the partition day (UTC)")
-    def _created_on_day(cls, data: PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select(pl.col("created_at").dt.date() == pl.col("day"))
+    @pa.dataframe_check(name="updated on the partition day (UTC)")
+    def _updated_on_day(cls, data: PolarsData) -> pl.LazyFrame:
+        seen = pl.coalesce("updated_at", "created_at")
+        return data.lazyframe.select(seen.dt.date() == pl.col("day"))
 
     class Config:
         strict = False

@@ -18,7 +18,8 @@ from finops_pipeline.transforms.accounting import Normalized, dedupe, to_quarant
 from finops_pipeline.transforms.json_extract import extract_fields, int_from_text
 from finops_pipeline.transforms.validation import split_valid
 
-PR_FIELDS = ("repo", "number", "state", "created_at", "merged_at", "closed_at", "head_ref",
+PR_FIELDS = ("repo", "number", "state", "created_at", "updated_at", "merged_at", "closed_at",
+             "head_ref",
              "author", "title", "url")
 
 
@@ -34,8 +35,8 @@ def parse_pull_requests(raw: pl.DataFrame, day: dt.date,
         pl.lit(day).alias("day"), pl.lit(source).alias("source"), "repo",
         int_from_text(pl.col("number")).alias("number"),
         "state",
-        *[parse_utc_timestamp(pl.col(c)).alias(c) for c in ("created_at", "merged_at",
-                                                             "closed_at")],
+        *[parse_utc_timestamp(pl.col(c)).alias(c) for c in ("created_at", "updated_at",
+                                                             "merged_at", "closed_at")],
         "head_ref", "author", "title", "url", "_source", "_line", "_raw",
     )
     typed, wrong_day = split_valid(typed, PullRequests)

@@ -23,6 +23,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from finops_pipeline.config import FileConfig
 from finops_pipeline.lake import DataPaths, read_parquet_or_none
 from finops_pipeline.schemas.datasets import LAKE_DATASETS
 from finops_pipeline.warehouse.lake_views import pin_day
@@ -139,7 +140,8 @@ def read_lake_day(paths: DataPaths, dataset: str, day: dt.date,
 
 def load_lake_days(con: duckdb.DuckDBPyConnection, paths: DataPaths,
                    days: Sequence[dt.date], registered: Sequence[Table] | None = None,
-                   progress: Progress | None = None) -> list[dict]:
+                   progress: Progress | None = None,
+                   config: FileConfig | None = None) -> list[dict]:
     """Build every lake-backed table for each day from its lake files, one transaction a day.
 
     A lake view's dataset is pinned first (warehouse/lake_views.py) and the day's other tables
@@ -162,7 +164,7 @@ def load_lake_days(con: duckdb.DuckDBPyConnection, paths: DataPaths,
                 if t.storage == "lake_view":
                     counts[t.name] = inputs[t.reads[0]].height
                     continue
-                rows = t.build(*(inputs[r] for r in t.reads))
+                rows = t.run(*(inputs[r] for r in t.reads), config=config or FileConfig())
                 counts[t.name] = (replace_rows(con, t, rows, _days_frame([day])) if t.daily
                                   else _replace_keyed(con, t, rows, day))
         report.append({"day": day.isoformat(), **counts})
@@ -173,47 +175,53 @@ def load_lake_days(con: duckdb.DuckDBPyConnection, paths: DataPaths,
 
 
 def analytics_range(t: Table, first: dt.date, last: dt.date, latest: dt.date | None,
-                    ends: Mapping[str, dt.date]) -> tuple[dt.date, dt.date]:
+                    changed: Mapping[str, tuple[dt.date, dt.date]]) -> tuple[dt.date, dt.date]:
     """The days of `t` a load of lake days first..last changes.
 
-    A row of day D reads days D - window_days + 1 .. D, so new inputs on first..last change
-    rows through (the last changed input day) + window_days - 1, but never past the latest
-    day the warehouse holds (`latest`): rows after it are built when their days are loaded.
+    A row of day D reads days D - window_days + 1 .. D + outcome_days, so inputs changed on
+    days a..b (the lake days, or the days an upstream analytics table rebuilt: `changed`)
+    change its rows a - outcome_days .. b + window_days - 1, but never past the latest day
+    the warehouse holds (`latest`): rows after it are built when their days are loaded.
     """
-    input_end = max([last, *(ends[r] for r in t.reads if r in ends)])
-    end = input_end + dt.timedelta(days=t.window_days - 1)
+    spans = [(first, last), *(changed[r] for r in t.reads if r in changed)]
+    start = min(a for a, _ in spans) - dt.timedelta(days=t.outcome_days)
+    end = max(b for _, b in spans) + dt.timedelta(days=t.window_days - 1)
     cap = max(last, latest) if latest is not None else last
-    return first, min(end, cap)
+    return start, min(end, cap)
 
 
 def load_analytics(con: duckdb.DuckDBPyConnection, days: Sequence[dt.date],
                    registered: Sequence[Table] | None = None,
-                   progress: Progress | None = None) -> list[dict]:
+                   progress: Progress | None = None,
+                   config: FileConfig | None = None) -> list[dict]:
     """Rebuild every analytics table for every day that the lake days `days` feed.
 
-    Each table reads its inputs' rows of the window (first - window_days + 1 .. end) from the
-    warehouse itself, small tables only, and replaces days first..end in one transaction.
-    Returns one row per table: the range replaced and the rows written.
+    Each table reads its inputs' rows of the window (start - window_days + 1 .. end +
+    outcome_days) from the warehouse itself, small tables only, and replaces days start..end,
+    all tables in one transaction. Returns one row per table: the range replaced and the rows
+    written.
     """
+    config = config or FileConfig()
     chosen = [t for t in (registered or tables()) if t.analytics]
     if not chosen or not days:
         return []
     first, last = min(days), max(days)
-    ends: dict[str, dt.date] = {}
+    changed: dict[str, tuple[dt.date, dt.date]] = {}
     report = []
     with transaction(con):
         for t in chosen:
             latest = max((d for r in t.reads
                           for (d,) in con.execute(f"SELECT max(day) FROM {r}").fetchall()
                           if d is not None), default=None)
-            start, end = analytics_range(t, first, last, latest, ends)
+            start, end = analytics_range(t, first, last, latest, changed)
             read_from = start - dt.timedelta(days=t.window_days - 1)
+            read_to = end + dt.timedelta(days=t.outcome_days)
             inputs = [con.sql(f"SELECT * FROM {r} WHERE day BETWEEN ? AND ?",
-                              params=[read_from, end]).pl() for r in t.reads]
-            rows = t.build(*inputs, days=(start, end))
+                              params=[read_from, read_to]).pl() for r in t.reads]
+            rows = t.run(*inputs, days=(start, end), config=config)
             span = [start + dt.timedelta(days=n) for n in range((end - start).days + 1)]
             written = replace_rows(con, t, rows, _days_frame(span))
-            ends[t.name] = end
+            changed[t.name] = (start, end)
             report.append({"table": t.name, "first_day": start.isoformat(),
                            "last_day": end.isoformat(), "rows": written})
             if progress:

@@ -10,6 +10,11 @@ where and when it is loaded:
 * a table whose `reads` are warehouse tables: an analytics table built by the `analytics`
   asset from the trailing `window_days` of those (small) tables. Loading days A..B rebuilds
   every day whose window they are in, through B + window_days - 1.
+* `outcome_days`: an analytics row of day D may change when inputs of up to D + outcome_days
+  arrive (a pull request merged a week after its run). The builder reads inputs through
+  end + outcome_days, and loading day X also rebuilds X - outcome_days .. X - 1.
+* `configured`: the builder takes `config=` (finops.yaml: thresholds, teams, budgets, prices);
+  analytics builders always do.
 * `replace_key`: the columns one load replaces. `("day",)` for daily tables; a table without a
   `day` (call chains) names its own key, and a load replaces the keys its rows carry.
 
@@ -28,13 +33,21 @@ from typing import Literal
 
 import polars as pl
 
+from finops_pipeline.config import FileConfig
 from finops_pipeline.schemas.datasets import LAKE_DATASETS
 from finops_pipeline.transforms.kpis import (
     history_daily,
     kpi_model_daily,
+    kpi_run_daily,
     kpi_workflow_daily,
     kpi_workflow_model_daily,
 )
+from finops_pipeline.transforms.outcomes import (
+    OUTCOME_DAYS,
+    run_outcomes,
+    workflow_outcomes_daily,
+)
+from finops_pipeline.transforms.showback import SHOWBACK_WINDOW_DAYS, showback_daily
 
 Storage = Literal["table", "lake_view"]
 # Any date works to derive a window table's schema from empty input.
@@ -51,9 +64,11 @@ class Table:
         description: shown in the catalog, as the table comment and in Dagster.
         reads: lake datasets (for facts and daily tables) or warehouse tables (analytics).
         build: called with one frame per `reads` entry, in order; analytics builders also get
-            `days=(first, last)`, the days whose rows they must return.
+            `days=(first, last)`, the days whose rows they must return, and `config=`.
         storage: "table" (in the DuckDB file) or "lake_view" (a view over the lake files).
         window_days: the trailing days one row of an analytics table reads (1 otherwise).
+        outcome_days: the later days whose inputs can still change a row (analytics).
+        configured: a lake-built table's builder also takes `config=`.
         replace_key: the columns a load replaces; `("day",)` unless the table has no day.
     """
 
@@ -64,6 +79,8 @@ class Table:
     build: Callable[..., pl.DataFrame]
     storage: Storage = "table"
     window_days: int = 1
+    outcome_days: int = 0
+    configured: bool = False
     replace_key: tuple[str, ...] = ("day",)
 
     @property
@@ -82,11 +99,19 @@ class Table:
         same publish)."""
         return not self.from_lake
 
+    def run(self, *inputs: pl.DataFrame, config: FileConfig,
+            days: tuple[dt.date, dt.date] | None = None) -> pl.DataFrame:
+        """Call the builder with what it takes (the days and config of analytics tables)."""
+        if self.analytics:
+            if days is None:
+                raise ValueError(f"{self.name}: an analytics build needs its days")
+            return self.build(*inputs, days=days, config=config)
+        return self.build(*inputs, config=config) if self.configured else self.build(*inputs)
+
     @cached_property
     def schema(self) -> dict[str, pl.DataType]:
         inputs = [_empty_input(name) for name in self.reads]
-        out = self.build(*inputs, days=_SCHEMA_DAYS) if self.analytics else self.build(*inputs)
-        return dict(out.schema)
+        return dict(self.run(*inputs, config=FileConfig(), days=_SCHEMA_DAYS).schema)
 
 
 def public_columns(dataset: str) -> Callable[[pl.DataFrame], pl.DataFrame]:
@@ -100,6 +125,12 @@ def public_columns(dataset: str) -> Callable[[pl.DataFrame], pl.DataFrame]:
     return build
 
 
+def _kpi_run_daily(runs: pl.DataFrame, requests: pl.DataFrame, *,
+                   config: FileConfig) -> pl.DataFrame:
+    return kpi_run_daily(runs, requests, small_request_output_tokens=config.thresholds
+                         .small_request_output_tokens)
+
+
 TABLES: tuple[Table, ...] = (
     Table("fact_workflow_runs", ("repo", "run_id", "run_attempt"),
           "One row per workflow run attempt, with whether token data was found.",
@@ -108,8 +139,10 @@ TABLES: tuple[Table, ...] = (
           "One row per LLM request through the api-proxy, disjoint token buckets.",
           ("llm_requests",), public_columns("llm_requests"), storage="lake_view"),
     Table("fact_pull_requests", ("repo", "number"),
-          "Copilot coding-agent pull requests on their creation day: merged, rejected "
-          "(closed unmerged) or open; runs link to them by head branch.",
+          "Copilot coding-agent pull requests on the day they last changed, in their state "
+          "then: merged, rejected (closed unmerged) or open; runs link to them by head "
+          "branch. A pull request seen on several days counts in its latest state "
+          "(v_pull_requests_current).",
           ("pull_requests",), public_columns("pull_requests")),
     Table("kpi_workflow_daily", ("day", "repo", "workflow"),
           "Daily KPIs per workflow (DESIGN section 6).",
@@ -121,11 +154,29 @@ TABLES: tuple[Table, ...] = (
           "Model mix per workflow: each model's requests, tokens, cost and share of the "
           "workflow's day.",
           ("llm_requests",), kpi_workflow_model_daily),
+    Table("kpi_run_daily", ("day", "repo", "run_id", "run_attempt"),
+          "Usage and cost of each run attempt: requests, token buckets, small requests "
+          "(fewer output tokens than thresholds.small_request_output_tokens) and their cost.",
+          ("workflow_runs", "llm_requests"), _kpi_run_daily, configured=True),
     Table("history_daily", ("day",), "One row per day for the whole estate.",
           ("workflow_runs", "llm_requests", "ingest_log"), history_daily),
     Table("ingest_log", ("day", "dataset", "source"),
           "rows_in = rows_valid + rows_quarantined + rows_duplicate, per day and source.",
           ("ingest_log",), public_columns("ingest_log")),
+    Table("run_outcomes", ("day", "repo", "run_id"),
+          "Tasks (a run with all its attempts, on its first attempt's day): completion, "
+          "retries, the linked Copilot pull request's current outcome, tokens, cost and the "
+          f"seed-000 classification. Followed for {OUTCOME_DAYS} days after the run.",
+          ("kpi_run_daily", "fact_pull_requests"), run_outcomes, outcome_days=OUTCOME_DAYS),
+    Table("workflow_outcomes_daily", ("day", "repo", "workflow"),
+          "Tasks and outcomes per workflow and day, with the number of runs in each "
+          "classification and the cost of failed runs.",
+          ("run_outcomes",), workflow_outcomes_daily),
+    Table("showback_daily", ("day", "level", "team", "repo"),
+          "Showback per team and repo (level repo), per team (repo '*') and for the estate "
+          "(level total): tokens, cost, tasks, outcomes, the seed-000 KPIs and efficiency "
+          "score, budgets prorated per day and month to date, and the variance.",
+          ("run_outcomes",), showback_daily, window_days=SHOWBACK_WINDOW_DAYS),
 )
 
 
@@ -180,6 +231,8 @@ def check_registry(registered: tuple[Table, ...] = TABLES) -> None:
                              f"tables, not the lake views {sorted(set(t.reads) & views)}")
         if t.analytics and t.window_days < 1:
             raise ValueError(f"table {t.name}: window_days must be >= 1")
+        if t.outcome_days < 0 or (t.outcome_days and not t.analytics):
+            raise ValueError(f"table {t.name}: outcome_days is for analytics tables, >= 0")
         missing = set(t.replace_key) - set(t.schema)
         if missing:
             raise ValueError(f"table {t.name}: replace_key columns {sorted(missing)} missing")

@@ -1,13 +1,18 @@
 """Views answering the usual questions without a join (DESIGN section 7)."""
 
 VIEWS = {
+    "v_pull_requests_current": """
+        -- Each Copilot pull request once, in its latest observed state.
+        SELECT * FROM fact_pull_requests
+        QUALIFY row_number() OVER (PARTITION BY repo, number ORDER BY day DESC) = 1
+    """,
     "v_run_pull_requests": """
         -- Runs linked to the Copilot coding-agent pull request of their head branch.
         SELECT r.day, r.repo, r.workflow, r.run_id, r.run_attempt, r.head_branch,
                r.conclusion, p.number AS pr_number, p.state AS pr_state,
                p.created_at AS pr_created_at, p.merged_at AS pr_merged_at
         FROM fact_workflow_runs r
-        JOIN fact_pull_requests p ON p.repo = r.repo AND p.head_ref = r.head_branch
+        JOIN v_pull_requests_current p ON p.repo = r.repo AND p.head_ref = r.head_branch
     """,
     "v_expensive_workflows": """
         -- Workflows by estimated cost over every loaded day (filter kpi_workflow_daily by

@@ -57,10 +57,11 @@ def build_warehouse_asset(registered: Sequence[Table]) -> dg.AssetsDefinition:
         """Load the lake days into warehouse/finops.duckdb, rebuild the analytics days they
         feed, and publish the copy atomically."""
         paths = context.resources.finops.paths()
+        config = context.resources.finops.settings().config
         days = partition_days(context)
         with open_for_update(paths, registered) as con:
-            report = load_lake_days(con, paths, days, from_lake, context.log.info)
-            rebuilt = load_analytics(con, days, analytics, context.log.info)
+            report = load_lake_days(con, paths, days, from_lake, context.log.info, config)
+            rebuilt = load_analytics(con, days, analytics, context.log.info, config)
         context.log.info(f"warehouse published at {paths.warehouse}")
         per_day = pl.DataFrame(report)
         for t in from_lake:

@@ -1,4 +1,4 @@
-"""Pull requests opened by the Copilot coding agent, with their outcome."""
+"""Pull requests opened by the Copilot coding agent, with their current outcome."""
 
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ def normalize_pull(repo: str, pull: dict) -> dict:
         "number": pull.get("number"),
         "state": pull_state(pull),
         "created_at": pull.get("created_at"),
+        "updated_at": pull.get("updated_at"),
         "merged_at": pull.get("merged_at"),
         "closed_at": pull.get("closed_at"),
         "head_ref": (pull.get("head") or {}).get("ref"),
@@ -45,24 +46,28 @@ def normalize_pull(repo: str, pull: dict) -> dict:
 
 
 def list_copilot_pulls(client: GitHubClient, repo: str, day: dt.date | str) -> list[dict]:
-    """Copilot coding-agent pull requests of `repo` created on the UTC `day`, by number.
+    """Copilot coding-agent pull requests of `repo` last updated on the UTC `day`, by number.
 
-    Lists newest first and stops paging at the first pull request created before the day,
-    so a busy repository costs a few pages, not its whole history.
+    A pull request's outcome comes after its run (merged a week later), so the day's slice is
+    the pull requests that *changed* that day, in their state now: the fetch of the day a pull
+    request merged records it merged, whatever day it was opened, and a re-fetch of an older
+    day no longer lists it there. The warehouse counts each in its latest state.
+    Lists by last update, newest first, and stops paging at the first one updated before the
+    day, so a busy repository costs a few pages, not its whole history.
     """
     repo = check_repo(repo)
     start, end = day_bounds(as_day(day))
     pages = client.paginate(
         f"/repos/{repo}/pulls",
-        {"state": "all", "sort": "created", "direction": "desc", "per_page": 100},
+        {"state": "all", "sort": "updated", "direction": "desc", "per_page": 100},
         None,
     )
     found: dict[int, dict] = {}
     for pull in pages:
-        created = parse_time(pull.get("created_at"))
-        if created is None or created >= end:
+        updated = parse_time(pull.get("updated_at") or pull.get("created_at"))
+        if updated is None or updated >= end:
             continue
-        if created < start:
+        if updated < start:
             break
         if is_copilot_pull(pull) and isinstance(pull.get("number"), int):
             found[pull["number"]] = normalize_pull(repo, pull)

@@ -1,0 +1,574 @@
+"""Anomalies: rule flags (seed 003 and seed 000's governance table) and statistical spikes.
+
+`anomalies(...)` is a pure polars function of warehouse rows; its output is the `anomalies`
+table, one row per (day, scope, key, rule), columns `ANOMALIES_SCHEMA`.
+
+Rules (kind `rule`; `expected` is the threshold of finops.yaml `thresholds:`), per workflow
+(key `repo:workflow`) and day unless said otherwise:
+
+=====================  =========================================================  ==========
+rule                   fires when                                                 metric
+=====================  =========================================================  ==========
+zero_cache_hits        cache_hit_rate <= cache_hit_rate_min and prompt_tokens     cache_hit_rate
+                       >= cache_min_prompt_tokens
+io_ratio_high          io_ratio > io_ratio_max                                    io_ratio
+many_small_requests    a run attempt made > small_requests_min_count requests     small_requests
+                       with < small_request_output_tokens output tokens; ONE row
+                       per workflow and day, observed = the largest count of one
+                       attempt (the message names the attempt and how many did)
+high_total_tokens      total_tokens > high_total_tokens                           total_tokens
+tokens_per_run_high    avg_tokens_per_run > tokens_per_run_max                    avg_tokens_per_run
+cost_per_run_high      avg_cost_per_run > cost_per_run_max                        avg_cost_per_run
+turns_per_run_high     avg_turns_per_run > turns_per_run_max                      avg_turns_per_run
+error_rate_high        error_rate > error_rate_max (requests > 0)                 error_rate
+failed_runs_cost       failed run attempts (any attempt, a retried one included)  cost_usd
+                       cost > 0; observed = their cost, expected 0
+spend_rising           trend_daily cost_usd of scopes org, team, repo, workflow:  cost_usd
+                       change_pct_7d > spend_increase_pct and value_7d - prev_7d
+                       >= spend_increase_min_usd; observed value_7d, expected
+                       prev_7d
+budget_overrun         showback rows (scope = level; key repo, team or `*`) and   mtd_cost_usd
+                       workflows (budgets of scope workflow, key repo:workflow):
+                       mtd_cost_usd > mtd_budget_usd; expected mtd_budget_usd;
+                       on days the scope had activity
+tokens_per_task_high   showback level repo (scope repo, key repo):                tokens_per_completed_task
+                       tokens_per_completed_task > tokens_per_completed_task_max
+retry_rate_high        showback level repo: retry_rate > retry_rate_max           retry_rate
+no_accepted_prs        showback level repo: prs > 0 and accepted_prs == 0;        accepted_prs
+                       observed 0, expected 1
+=====================  =========================================================  ==========
+
+Severities: `critical` for budget_overrun, for a threshold rule whose observed value is at
+least twice its (positive) threshold, for spend_rising when the 7-day spend at least doubled,
+for failed_runs_cost when the wasted cost is at least 2 x cost_per_run_max; `info` for
+no_accepted_prs; `warning` otherwise (zero_cache_hits is always a warning).
+
+Statistical spikes (kind `statistical`, rules `total_tokens_spike` and `cost_usd_spike`) for
+scopes workflow (key `repo:workflow`), repo (the sum of its workflows) and model (key
+`provider:model`). For day D the history is the days D-W..D-1 (W = anomaly_window_days) from
+the key's first appearance on, idle days counting as 0: a key first seen 5 days ago has 5 days
+of history, and none fires before anomaly_min_history_days. Daily tokens and costs are
+multiplicative and heavy-tailed (a lognormal day-to-day noise), so the robust z-score is
+taken on the log of the key's *active* (non-zero) history days:
+
+    med = median(log v), scale = max(1.4826 * MAD, 1.253314 * mean |log v - med|, 0.2)
+    z = (log observed - med) / scale
+
+Taking the active days makes the detector robust to histories full of zero days: a weekly
+workflow is compared with its other runs, not with the six idle days between them (against
+which every run would look like a spike). The floor of 0.2 keeps a constant history from
+firing on a tiny rise. A spike fires when all hold:
+
+* history days >= anomaly_min_history_days;
+* observed >= anomaly_min_ratio x the median of the active history days (`expected`);
+* observed - expected >= the minimum rise: SPIKE_MIN_RISE_TOKENS tokens, or
+  spend_increase_min_usd dollars (pennies and a handful of tokens are never a spike);
+* z > anomaly_z, or no active day in the history (a history of zeros: then the minimum rise
+  alone decides, so only a large amount fires).
+
+Severity `critical` when observed >= 5 x max(expected, minimum rise), else `warning`.
+A day whose cost is null (unpriced) neither fires nor counts as an active day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from finops_pipeline.transforms.budgets import with_budgets
+
+if TYPE_CHECKING:
+    from finops_pipeline.config import FileConfig, Thresholds
+
+ANOMALIES_SCHEMA: dict[str, pl.DataType] = {
+    "day": pl.Date(), "scope": pl.String(), "key": pl.String(), "rule": pl.String(),
+    "kind": pl.String(), "severity": pl.String(), "metric": pl.String(),
+    "observed": pl.Float64(), "expected": pl.Float64(), "message": pl.String(),
+}
+ANOMALIES_COLUMNS = tuple(ANOMALIES_SCHEMA)
+SEVERITIES = ("critical", "warning", "info")
+#: Scopes of trend_daily whose spend can be "rising" (the model scope is not an owner).
+SPEND_SCOPES = ("org", "team", "repo", "workflow")
+SPIKE_METRICS = ("total_tokens", "cost_usd")
+#: The smallest rise over the trailing median that can be a total_tokens spike.
+SPIKE_MIN_RISE_TOKENS = 100_000.0
+#: Floor of the log-scale spread: a constant history does not fire on a tiny rise.
+SPIKE_LOG_SCALE_FLOOR = 0.2
+#: Observed / expected from which a spike is critical.
+SPIKE_CRITICAL_RATIO = 5.0
+
+c = pl.col
+
+
+# --- readable numbers, as polars string expressions ------------------------------------------
+
+def _trim(x: pl.Expr, decimals: int = 1) -> pl.Expr:
+    """`x` rounded, as text without a trailing `.0`."""
+    return x.round(decimals).cast(pl.String).str.replace(r"\.0+$", "")
+
+
+def _compact(x: pl.Expr) -> pl.Expr:
+    """2.3M, 450k, 812."""
+    a = x.abs()
+    return (
+        pl.when(a >= 1e9).then(pl.concat_str(_trim(x / 1e9), pl.lit("B")))
+        .when(a >= 1e6).then(pl.concat_str(_trim(x / 1e6), pl.lit("M")))
+        .when(a >= 1e3).then(pl.concat_str(_trim(x / 1e3), pl.lit("k")))
+        .otherwise(_trim(x, 0))
+    )
+
+
+def _usd(x: pl.Expr) -> pl.Expr:
+    """$12.30, <$0.01."""
+    cents = (x.abs() * 100).round(0).cast(pl.Int64)
+    text = pl.concat_str(pl.lit("$"), (cents // 100).cast(pl.String), pl.lit("."),
+                         (cents % 100).cast(pl.String).str.zfill(2))
+    return (pl.when((x > 0) & (x < 0.005)).then(pl.lit("<$0.01"))
+            .when(x < 0).then(pl.concat_str(pl.lit("-"), text)).otherwise(text))
+
+
+def _pct(fraction: pl.Expr) -> pl.Expr:
+    """0.375 -> 37.5%."""
+    return pl.concat_str(_trim(fraction * 100), pl.lit("%"))
+
+
+def _lit_num(value: float, fmt) -> pl.Expr:  # noqa: ANN001 - one of the formatters above
+    return fmt(pl.lit(float(value), dtype=pl.Float64))
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+def _empty() -> pl.DataFrame:
+    return pl.DataFrame(schema=ANOMALIES_SCHEMA)
+
+
+def _workflow_key() -> pl.Expr:
+    return pl.format("{}:{}", c("repo"), c("workflow"))
+
+
+def _severity(observed: pl.Expr, threshold: float) -> pl.Expr:
+    """critical at twice a positive threshold, else warning."""
+    if threshold <= 0:
+        return pl.lit("warning")
+    return pl.when(observed >= 2 * threshold).then(pl.lit("critical")).otherwise(
+        pl.lit("warning"))
+
+
+def _rows(frame: pl.DataFrame, *, scope: str | pl.Expr, key: pl.Expr, rule: str, kind: str,
+          severity: pl.Expr, metric: str, observed: pl.Expr, expected: pl.Expr | float,
+          message: pl.Expr) -> pl.DataFrame:
+    """Output rows of `frame` (already filtered to the rows that fire)."""
+    return frame.select(
+        c("day"),
+        (pl.lit(scope) if isinstance(scope, str) else scope).alias("scope"),
+        key.alias("key"),
+        pl.lit(rule).alias("rule"),
+        pl.lit(kind).alias("kind"),
+        severity.alias("severity"),
+        pl.lit(metric).alias("metric"),
+        observed.cast(pl.Float64).alias("observed"),
+        (expected if isinstance(expected, pl.Expr) else pl.lit(float(expected)))
+        .cast(pl.Float64).alias("expected"),
+        message.alias("message"),
+    ).cast(ANOMALIES_SCHEMA)
+
+
+# --- rules on workflow days ------------------------------------------------------------------
+
+def _workflow_rules(wf: pl.DataFrame, t: Thresholds) -> list[pl.DataFrame]:
+    key = _workflow_key()
+    out = [
+        _rows(
+            wf.filter(c("cache_hit_rate") <= t.cache_hit_rate_min,
+                      c("prompt_tokens") >= t.cache_min_prompt_tokens),
+            scope="workflow", key=key, rule="zero_cache_hits", kind="rule",
+            severity=pl.lit("warning"), metric="cache_hit_rate",
+            observed=c("cache_hit_rate"), expected=t.cache_hit_rate_min,
+            message=pl.format(
+                "cache hit rate {} on {} prompt tokens; expected above {}: every request pays "
+                "full price for a repeated prompt. Enable prompt caching (stable system prompt "
+                "and tool list first).",
+                _pct(c("cache_hit_rate")), _compact(c("prompt_tokens")),
+                _lit_num(t.cache_hit_rate_min, _pct)),
+        ),
+        _rows(
+            wf.filter(c("io_ratio") > t.io_ratio_max),
+            scope="workflow", key=key, rule="io_ratio_high", kind="rule",
+            severity=_severity(c("io_ratio"), t.io_ratio_max), metric="io_ratio",
+            observed=c("io_ratio"), expected=t.io_ratio_max,
+            message=pl.format(
+                "{} prompt tokens per output token ({} prompt, {} output); expected at most "
+                "{}: the model rereads a large context to write little. Trim the system "
+                "prompt, the tool surface or the context carried between turns.",
+                _trim(c("io_ratio"), 0), _compact(c("prompt_tokens")),
+                _compact(c("output_tokens")), _lit_num(t.io_ratio_max, _trim)),
+        ),
+        _rows(
+            wf.filter(c("total_tokens") > t.high_total_tokens),
+            scope="workflow", key=key, rule="high_total_tokens", kind="rule",
+            severity=_severity(c("total_tokens"), t.high_total_tokens), metric="total_tokens",
+            observed=c("total_tokens"), expected=t.high_total_tokens,
+            message=pl.format(
+                "{} tokens in the day over {} runs; the review threshold is {}: unusually "
+                "high volume. Review what drives it (runs, turns, context size).",
+                _compact(c("total_tokens")), c("runs"),
+                _lit_num(t.high_total_tokens, _compact)),
+        ),
+        _rows(
+            wf.filter(c("avg_tokens_per_run") > t.tokens_per_run_max),
+            scope="workflow", key=key, rule="tokens_per_run_high", kind="rule",
+            severity=_severity(c("avg_tokens_per_run"), t.tokens_per_run_max),
+            metric="avg_tokens_per_run", observed=c("avg_tokens_per_run"),
+            expected=t.tokens_per_run_max,
+            message=pl.format(
+                "{} tokens per instrumented run ({} runs); expected at most {}: each run "
+                "carries more context or turns than it should. Review the prompt, the context "
+                "it loads and its turn limit.",
+                _compact(c("avg_tokens_per_run")), c("instrumented_runs"),
+                _lit_num(t.tokens_per_run_max, _compact)),
+        ),
+        _rows(
+            wf.filter(c("avg_cost_per_run") > t.cost_per_run_max),
+            scope="workflow", key=key, rule="cost_per_run_high", kind="rule",
+            severity=_severity(c("avg_cost_per_run"), t.cost_per_run_max),
+            metric="avg_cost_per_run", observed=c("avg_cost_per_run"),
+            expected=t.cost_per_run_max,
+            message=pl.format(
+                "{} per instrumented run ({} runs, {} in the day); expected at most {}: the "
+                "workflow is expensive per run. Use a cheaper model for routine steps or cap "
+                "its turns.",
+                _usd(c("avg_cost_per_run")), c("instrumented_runs"), _usd(c("cost_usd")),
+                _lit_num(t.cost_per_run_max, _usd)),
+        ),
+        _rows(
+            wf.filter(c("avg_turns_per_run") > t.turns_per_run_max),
+            scope="workflow", key=key, rule="turns_per_run_high", kind="rule",
+            severity=_severity(c("avg_turns_per_run"), t.turns_per_run_max),
+            metric="avg_turns_per_run", observed=c("avg_turns_per_run"),
+            expected=t.turns_per_run_max,
+            message=pl.format(
+                "{} turns per run ({} runs); expected at most {}: the agent loops longer than "
+                "it should, re-sending its context each turn. Tighten the instructions or set "
+                "a max-turns limit.",
+                _trim(c("avg_turns_per_run")), c("runs"),
+                _lit_num(t.turns_per_run_max, _trim)),
+        ),
+        _rows(
+            wf.filter(c("requests") > 0, c("error_rate") > t.error_rate_max),
+            scope="workflow", key=key, rule="error_rate_high", kind="rule",
+            severity=_severity(c("error_rate"), t.error_rate_max), metric="error_rate",
+            observed=c("error_rate"), expected=t.error_rate_max,
+            message=pl.format(
+                "{} of {} requests failed (HTTP status >= 400); expected at most {}: failed "
+                "calls waste tokens and trigger retries. Check rate limits, credentials and "
+                "request sizes.",
+                _pct(c("error_rate")), c("requests"), _lit_num(t.error_rate_max, _pct)),
+        ),
+    ]
+    return out
+
+
+def _run_rules(runs: pl.DataFrame, t: Thresholds) -> list[pl.DataFrame]:
+    """many_small_requests (one row per workflow and day) and failed_runs_cost."""
+    over = c("small_requests") > t.small_requests_min_count
+    small = runs.group_by("day", "repo", "workflow").agg(
+        pl.len().alias("attempts"),
+        over.sum().alias("attempts_over"),
+        c("small_requests").max().alias("max_small"),
+        c("small_requests_cost_usd").filter(over).sum().alias("small_cost"),
+        pl.format("{} attempt {}", c("run_id"), c("run_attempt"))
+        .sort_by("small_requests", "run_id", "run_attempt", descending=[True, False, False])
+        .first().alias("worst"),
+    ).filter(c("attempts_over") > 0)
+    failed = runs.filter(c("is_failed")).group_by("day", "repo", "workflow").agg(
+        pl.len().alias("failed_attempts"),
+        c("cost_usd").sum().alias("wasted"),
+        c("run_id").n_unique().alias("failed_runs"),
+    ).filter(c("wasted") > 0)
+    key = _workflow_key()
+    return [
+        _rows(
+            small, scope="workflow", key=key, rule="many_small_requests", kind="rule",
+            severity=_severity(c("max_small"), t.small_requests_min_count),
+            metric="small_requests", observed=c("max_small"),
+            expected=t.small_requests_min_count,
+            message=pl.format(
+                "{} of {} run attempts made more than {} requests with fewer than {} output "
+                "tokens (up to {}, in run {}; {} spent on them): each small call re-sends the "
+                "whole prompt. Batch small steps into fewer requests.",
+                c("attempts_over"), c("attempts"), pl.lit(t.small_requests_min_count),
+                pl.lit(t.small_request_output_tokens), c("max_small"), c("worst"),
+                _usd(c("small_cost"))),
+        ),
+        _rows(
+            failed, scope="workflow", key=key, rule="failed_runs_cost", kind="rule",
+            severity=pl.when((t.cost_per_run_max > 0)
+                             & (c("wasted") >= 2 * t.cost_per_run_max))
+            .then(pl.lit("critical")).otherwise(pl.lit("warning")),
+            metric="cost_usd", observed=c("wasted"), expected=0.0,
+            message=pl.format(
+                "{} failed run attempts ({} runs) cost {}; expected nothing spent on failures: "
+                "that spend produced no result. Fix the cause of the failure (see the run "
+                "logs) before re-running.",
+                c("failed_attempts"), c("failed_runs"), _usd(c("wasted"))),
+        ),
+    ]
+
+
+def _workflow_budgets(workflow_daily: pl.DataFrame, config: FileConfig,
+                      days: tuple[dt.date, dt.date]) -> pl.DataFrame:
+    """budget_overrun of workflows with a budget, on the days they ran."""
+    if not any(b.scope == "workflow" for b in config.budgets):
+        return _empty()
+    daily = workflow_daily.group_by("day", "repo", "workflow").agg(
+        c("cost_usd").sum().alias("cost_usd")).with_columns(_workflow_key().alias("key"))
+    mtd = daily.sort("day").with_columns(
+        c("cost_usd").cum_sum().over("key", c("day").dt.month_start()).alias("mtd_cost_usd"),
+    ).filter(c("day").is_between(*days))
+    mtd = with_budgets(mtd, "key", config.budgets, "workflow").filter(
+        c("mtd_budget_usd").is_not_null(), c("mtd_cost_usd") > c("mtd_budget_usd"))
+    return _rows(mtd, scope="workflow", key=c("key"), rule="budget_overrun", kind="rule",
+                 severity=pl.lit("critical"), metric="mtd_cost_usd",
+                 observed=c("mtd_cost_usd"), expected=c("mtd_budget_usd"),
+                 message=_budget_message())
+
+
+def _budget_message() -> pl.Expr:
+    over = c("mtd_cost_usd") - c("mtd_budget_usd")
+    return pl.format(
+        "month-to-date cost {} against a month-to-date budget of {} ({} over{}): the month "
+        "is heading for an overrun. Review the largest spenders or revise the budget.",
+        _usd(c("mtd_cost_usd")), _usd(c("mtd_budget_usd")), _usd(over),
+        pl.when(c("mtd_budget_usd") > 0)
+        .then(pl.concat_str(pl.lit(", +"), _pct(over / c("mtd_budget_usd"))))
+        .otherwise(pl.lit("")),
+    )
+
+
+def _showback_rules(showback: pl.DataFrame, t: Thresholds) -> list[pl.DataFrame]:
+    level_key = (pl.when(c("level") == "repo").then(c("repo"))
+                 .when(c("level") == "team").then(c("team")).otherwise(pl.lit("*")))
+    budget = showback.filter(c("mtd_budget_usd").is_not_null(),
+                             c("mtd_cost_usd") > c("mtd_budget_usd"))
+    repo = showback.filter(c("level") == "repo")
+    return [
+        _rows(budget, scope=c("level"), key=level_key, rule="budget_overrun", kind="rule",
+              severity=pl.lit("critical"), metric="mtd_cost_usd", observed=c("mtd_cost_usd"),
+              expected=c("mtd_budget_usd"), message=_budget_message()),
+        _rows(
+            repo.filter(c("tokens_per_completed_task") > t.tokens_per_completed_task_max),
+            scope="repo", key=c("repo"), rule="tokens_per_task_high", kind="rule",
+            severity=_severity(c("tokens_per_completed_task"), t.tokens_per_completed_task_max),
+            metric="tokens_per_completed_task", observed=c("tokens_per_completed_task"),
+            expected=t.tokens_per_completed_task_max,
+            message=pl.format(
+                "{} tokens per completed task ({} tasks, {} completed); expected at most {}: "
+                "tasks cost more context or retries than they should. Review the prompts and "
+                "how tasks are scoped.",
+                _compact(c("tokens_per_completed_task")), c("tasks"), c("completed_tasks"),
+                _lit_num(t.tokens_per_completed_task_max, _compact)),
+        ),
+        _rows(
+            repo.filter(c("retry_rate") > t.retry_rate_max),
+            scope="repo", key=c("repo"), rule="retry_rate_high", kind="rule",
+            severity=_severity(c("retry_rate"), t.retry_rate_max), metric="retry_rate",
+            observed=c("retry_rate"), expected=t.retry_rate_max,
+            message=pl.format(
+                "retry rate {} ({} retries over {} tasks); expected at most {}: every retry "
+                "spends the run again. Fix flaky steps or clarify the task.",
+                _pct(c("retry_rate")), c("retries"), c("tasks"),
+                _lit_num(t.retry_rate_max, _pct)),
+        ),
+        _rows(
+            repo.filter(c("prs") > 0, c("accepted_prs") == 0),
+            scope="repo", key=c("repo"), rule="no_accepted_prs", kind="rule",
+            severity=pl.lit("info"), metric="accepted_prs", observed=c("accepted_prs"),
+            expected=1.0,
+            message=pl.format(
+                "{} Copilot PRs and none accepted ({} spent); expected at least one merged: "
+                "the spend produced no merged work. Review why the PRs were not merged (task "
+                "quality, review backlog).",
+                c("prs"), _usd(c("cost_usd").fill_null(0.0))),
+        ),
+    ]
+
+
+def _spend_rising(trends: pl.DataFrame, t: Thresholds) -> pl.DataFrame:
+    rising = trends.filter(
+        c("scope").is_in(SPEND_SCOPES), c("metric") == "cost_usd",
+        c("change_pct_7d") > t.spend_increase_pct,
+        (c("value_7d") - c("prev_7d")) >= t.spend_increase_min_usd,
+    )
+    return _rows(
+        rising, scope=c("scope"), key=c("key"), rule="spend_rising", kind="rule",
+        severity=pl.when((c("prev_7d") > 0) & (c("value_7d") >= 2 * c("prev_7d")))
+        .then(pl.lit("critical")).otherwise(pl.lit("warning")),
+        metric="cost_usd", observed=c("value_7d"), expected=c("prev_7d"),
+        message=pl.format(
+            "spend over the last 7 days {} against {} the 7 days before (+{}); expected a "
+            "rise of at most {}: the trend compounds if left alone. Find the workflow or "
+            "model driving it.",
+            _usd(c("value_7d")), _usd(c("prev_7d")), _pct(c("change_pct_7d") / 100),
+            _lit_num(t.spend_increase_pct / 100, _pct)),
+    )
+
+
+# --- statistical spikes ----------------------------------------------------------------------
+
+def _spike_series(workflow_daily: pl.DataFrame, model_daily: pl.DataFrame) -> pl.DataFrame:
+    """(scope, key, metric, day, value) of every key's active days; cost null if unpriced."""
+    def sums(frame: pl.DataFrame, scope: str, key: pl.Expr) -> pl.DataFrame:
+        return frame.group_by("day", key.alias("key")).agg(
+            c("total_tokens").sum().cast(pl.Float64),
+            pl.when(c("cost_usd").is_not_null().any()).then(c("cost_usd").sum())
+            .cast(pl.Float64).alias("cost_usd"),
+        ).with_columns(pl.lit(scope).alias("scope"))
+
+    frames = [
+        sums(workflow_daily, "workflow", _workflow_key()),
+        sums(workflow_daily, "repo", c("repo")),
+        sums(model_daily, "model", pl.format("{}:{}", c("provider"), c("model"))),
+    ]
+    return pl.concat(frames).unpivot(
+        on=list(SPIKE_METRICS), index=["scope", "key", "day"], variable_name="metric",
+        value_name="value")
+
+
+def _spikes(workflow_daily: pl.DataFrame, model_daily: pl.DataFrame,
+            days: tuple[dt.date, dt.date], t: Thresholds) -> pl.DataFrame:
+    group = ["scope", "key", "metric"]
+    series = _spike_series(workflow_daily, model_daily).with_columns(
+        pl.lit(True).alias("present"))
+    if series.is_empty():
+        return _empty()
+    # Dense daily grid from each key's first appearance: idle days are 0 (and count as
+    # history); a day whose cost could not be priced stays null.
+    grid = (
+        series.group_by(group).agg(c("day").min().alias("first"))
+        .with_columns(pl.date_ranges(c("first"), pl.lit(days[1]), "1d").alias("day"))
+        .explode("day").drop("first")
+        .join(series, on=[*group, "day"], how="left")
+        .with_columns(pl.when(c("present")).then(c("value")).otherwise(0.0).alias("value"))
+        .drop("present")
+    )
+    candidates = grid.filter(c("day").is_between(*days), c("value") > 0).rename(
+        {"day": "obs_day", "value": "observed"})
+    w = t.anomaly_window_days
+    history = candidates.join(grid, on=group).filter(
+        c("day") < c("obs_day"), c("day") >= c("obs_day") - pl.duration(days=w))
+    active = c("value").filter(c("value") > 0)
+    logv = active.log()
+    dev = (logv - logv.median()).abs()
+    stats = history.group_by(*group, "obs_day").agg(
+        c("observed").first(),
+        pl.len().alias("history_days"),
+        active.len().alias("active_days"),
+        active.median().alias("median"),
+        logv.median().alias("med_log"),
+        dev.median().alias("mad_log"),
+        dev.mean().alias("meanad_log"),
+    )
+    min_rise = pl.when(c("metric") == "cost_usd").then(pl.lit(t.spend_increase_min_usd)) \
+        .otherwise(pl.lit(SPIKE_MIN_RISE_TOKENS))
+    stats = stats.with_columns(
+        c("median").fill_null(0.0),
+        pl.max_horizontal(1.4826 * c("mad_log"), 1.253314 * c("meanad_log"),
+                          pl.lit(SPIKE_LOG_SCALE_FLOOR)).alias("scale"),
+        min_rise.alias("min_rise"),
+    ).with_columns(((c("observed").log() - c("med_log")) / c("scale")).alias("z"))
+    fired = stats.filter(
+        c("history_days") >= t.anomaly_min_history_days,
+        c("observed") >= t.anomaly_min_ratio * c("median"),
+        (c("observed") - c("median")) >= c("min_rise"),
+        (c("active_days") == 0) | (c("z") > t.anomaly_z),
+    ).rename({"obs_day": "day"})
+    label = pl.when(c("metric") == "cost_usd").then(pl.lit("cost")) \
+        .otherwise(pl.lit("total tokens"))
+
+    def fmt(x: pl.Expr) -> pl.Expr:
+        return pl.when(c("metric") == "cost_usd").then(_usd(x)).otherwise(_compact(x))
+
+    seen = pl.format(
+        "{} {}, {}x the median of {} on the {} active days of its last {} days (robust z {} "
+        "on the log scale)",
+        label, fmt(c("observed")), _trim(c("observed") / c("median")), fmt(c("median")),
+        c("active_days"), c("history_days"), _trim(c("z")))
+    seen_idle = pl.format("{} {} after {} days without any", label, fmt(c("observed")),
+                          c("history_days"))
+    return _rows(
+        fired, scope=c("scope"), key=c("key"),
+        rule=None,  # type: ignore[arg-type]  # replaced below, per metric
+        kind="statistical",
+        severity=pl.when(c("observed") >= SPIKE_CRITICAL_RATIO
+                         * pl.max_horizontal(c("median"), c("min_rise")))
+        .then(pl.lit("critical")).otherwise(pl.lit("warning")),
+        metric="", observed=c("observed"), expected=c("median"),
+        message=pl.format(
+            "{}: a one-day spike far outside its own history. Check the day's runs for a loop, "
+            "a larger context, a model change or a new trigger.",
+            pl.when(c("active_days") > 0).then(seen).otherwise(seen_idle)),
+    ).with_columns(
+        pl.concat_str(fired["metric"].alias("m").to_frame().to_series(), pl.lit("_spike"))
+        .alias("rule") if False else pl.lit(None, pl.String).alias("rule"),
+    ) if False else _spike_rows(fired, label, seen, seen_idle)
+
+
+def _spike_rows(fired: pl.DataFrame, label: pl.Expr, seen: pl.Expr,
+                seen_idle: pl.Expr) -> pl.DataFrame:
+    del label
+    return fired.select(
+        c("day"), c("scope"), c("key"),
+        pl.format("{}_spike", c("metric")).alias("rule"),
+        pl.lit("statistical").alias("kind"),
+        pl.when(c("observed") >= SPIKE_CRITICAL_RATIO
+                * pl.max_horizontal(c("median"), c("min_rise")))
+        .then(pl.lit("critical")).otherwise(pl.lit("warning")).alias("severity"),
+        c("metric"),
+        c("observed"),
+        c("median").alias("expected"),
+        pl.format(
+            "{}: a one-day spike far outside its own history. Check the day's runs for a loop, "
+            "a larger context, a model change or a new trigger.",
+            pl.when(c("active_days") > 0).then(seen).otherwise(seen_idle)).alias("message"),
+    ).cast(ANOMALIES_SCHEMA)
+
+
+# --- the table -------------------------------------------------------------------------------
+
+def anomalies(workflow_daily: pl.DataFrame, model_daily: pl.DataFrame, run_daily: pl.DataFrame,
+              showback: pl.DataFrame, trends: pl.DataFrame, *,
+              days: tuple[dt.date, dt.date], config: FileConfig) -> pl.DataFrame:
+    """The anomalies of days[0]..days[1] (see the module docstring for every rule).
+
+    Args:
+        workflow_daily, model_daily, run_daily: kpi_workflow_daily, kpi_model_daily and
+            kpi_run_daily rows of days[0] - 30 .. days[1] (the trailing window the
+            statistical history and the workflow month-to-date budgets read).
+        showback: showback_daily rows (at least days[0]..days[1]).
+        trends: trend_daily rows (at least days[0]..days[1]).
+        days: the first and last output day.
+        config: finops.yaml; thresholds at config.thresholds, budgets at config.budgets.
+
+    Returns:
+        One row per (day, scope, key, rule), columns `ANOMALIES_SCHEMA`, sorted by day,
+        severity (critical first), scope, key and rule.
+    """
+    t = config.thresholds
+    in_days = c("day").is_between(*days)
+    wf = workflow_daily.filter(in_days)
+    parts = [
+        *_workflow_rules(wf, t),
+        *_run_rules(run_daily.filter(in_days), t),
+        _workflow_budgets(workflow_daily, config, days),
+        *_showback_rules(showback.filter(in_days), t),
+        _spend_rising(trends.filter(in_days), t),
+        _spikes(workflow_daily, model_daily, days, t),
+    ]
+    out = pl.concat([p.select(ANOMALIES_COLUMNS) for p in parts], how="vertical")
+    rank = c("severity").replace_strict({s: i for i, s in enumerate(SEVERITIES)},
+                                        return_dtype=pl.Int8)
+    return (out.filter(in_days)
+            .unique(subset=["day", "scope", "key", "rule"], keep="first", maintain_order=True)
+            .sort(c("day"), rank, c("scope"), c("key"), c("rule")))
