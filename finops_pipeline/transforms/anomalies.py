@@ -6,37 +6,32 @@ table, one row per (day, scope, key, rule), columns `ANOMALIES_SCHEMA`.
 Rules (kind `rule`; `expected` is the threshold of finops.yaml `thresholds:`), per workflow
 (key `repo:workflow`) and day unless said otherwise:
 
-=====================  =========================================================  ==========
-rule                   fires when                                                 metric
-=====================  =========================================================  ==========
-zero_cache_hits        cache_hit_rate <= cache_hit_rate_min and prompt_tokens     cache_hit_rate
-                       >= cache_min_prompt_tokens
-io_ratio_high          io_ratio > io_ratio_max                                    io_ratio
-many_small_requests    a run attempt made > small_requests_min_count requests     small_requests
-                       with < small_request_output_tokens output tokens; ONE row
-                       per workflow and day, observed = the largest count of one
-                       attempt (the message names the attempt and how many did)
-high_total_tokens      total_tokens > high_total_tokens                           total_tokens
-tokens_per_run_high    avg_tokens_per_run > tokens_per_run_max                    avg_tokens_per_run
-cost_per_run_high      avg_cost_per_run > cost_per_run_max                        avg_cost_per_run
-turns_per_run_high     avg_turns_per_run > turns_per_run_max                      avg_turns_per_run
-error_rate_high        error_rate > error_rate_max (requests > 0)                 error_rate
-failed_runs_cost       failed run attempts (any attempt, a retried one included)  cost_usd
-                       cost > 0; observed = their cost, expected 0
-spend_rising           trend_daily cost_usd of scopes org, team, repo, workflow:  cost_usd
-                       change_pct_7d > spend_increase_pct and value_7d - prev_7d
-                       >= spend_increase_min_usd; observed value_7d, expected
-                       prev_7d
-budget_overrun         showback rows (scope = level; key repo, team or `*`) and   mtd_cost_usd
-                       workflows (budgets of scope workflow, key repo:workflow):
-                       mtd_cost_usd > mtd_budget_usd; expected mtd_budget_usd;
-                       on days the scope had activity
-tokens_per_task_high   showback level repo (scope repo, key repo):                tokens_per_completed_task
-                       tokens_per_completed_task > tokens_per_completed_task_max
-retry_rate_high        showback level repo: retry_rate > retry_rate_max           retry_rate
-no_accepted_prs        showback level repo: prs > 0 and accepted_prs == 0;        accepted_prs
-                       observed 0, expected 1
-=====================  =========================================================  ==========
+* `zero_cache_hits` (metric cache_hit_rate): cache_hit_rate <= cache_hit_rate_min while
+  prompt_tokens >= cache_min_prompt_tokens.
+* `io_ratio_high` (io_ratio): io_ratio > io_ratio_max.
+* `many_small_requests` (small_requests): a run attempt (kpi_run_daily) made more than
+  small_requests_min_count requests with fewer than small_request_output_tokens output tokens.
+  ONE row per workflow and day (not per run): observed = the largest count of one attempt; the
+  message says how many attempts did, names the worst and what the small requests cost.
+* `high_total_tokens` (total_tokens): total_tokens > high_total_tokens.
+* `tokens_per_run_high` (avg_tokens_per_run): avg_tokens_per_run > tokens_per_run_max.
+* `cost_per_run_high` (avg_cost_per_run): avg_cost_per_run > cost_per_run_max.
+* `turns_per_run_high` (avg_turns_per_run): avg_turns_per_run > turns_per_run_max.
+* `error_rate_high` (error_rate): error_rate > error_rate_max, with requests > 0.
+* `failed_runs_cost` (cost_usd): the failed run attempts of the day (kpi_run_daily
+  is_failed; a failed attempt that was retried counts too) cost > 0; observed = that wasted
+  cost, expected 0.
+* `spend_rising` (cost_usd): trend_daily rows of scopes org, team, repo and workflow with
+  change_pct_7d > spend_increase_pct and value_7d - prev_7d >= spend_increase_min_usd;
+  observed value_7d, expected prev_7d; scope and key those of the trend.
+* `budget_overrun` (mtd_cost_usd): mtd_cost_usd > mtd_budget_usd; expected mtd_budget_usd.
+  From showback rows (scope = level; key the repo, the team or `*` for total) and for
+  workflows with a budget of scope workflow (key `repo:workflow`; month-to-date cost = its
+  cost from the first of the month). Both only on days the scope had activity.
+* `tokens_per_task_high` (tokens_per_completed_task), `retry_rate_high` (retry_rate),
+  `no_accepted_prs` (accepted_prs; prs > 0 and accepted_prs == 0, observed 0, expected 1):
+  seed 000's flags, from showback rows of level repo (scope repo, key the repo), against
+  tokens_per_completed_task_max and retry_rate_max.
 
 Severities: `critical` for budget_overrun, for a threshold rule whose observed value is at
 least twice its (positive) threshold, for spend_rising when the 7-day spend at least doubled,
@@ -73,6 +68,7 @@ A day whose cost is null (unpriced) neither fires nor counts as an active day.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -134,7 +130,7 @@ def _pct(fraction: pl.Expr) -> pl.Expr:
     return pl.concat_str(_trim(fraction * 100), pl.lit("%"))
 
 
-def _lit_num(value: float, fmt) -> pl.Expr:  # noqa: ANN001 - one of the formatters above
+def _lit_num(value: float, fmt: Callable[[pl.Expr], pl.Expr]) -> pl.Expr:
     return fmt(pl.lit(float(value), dtype=pl.Float64))
 
 
@@ -484,40 +480,23 @@ def _spikes(workflow_daily: pl.DataFrame, model_daily: pl.DataFrame,
         (c("observed") - c("median")) >= c("min_rise"),
         (c("active_days") == 0) | (c("z") > t.anomaly_z),
     ).rename({"obs_day": "day"})
-    label = pl.when(c("metric") == "cost_usd").then(pl.lit("cost")) \
-        .otherwise(pl.lit("total tokens"))
+    return _spike_rows(fired)
+
+
+def _spike_rows(fired: pl.DataFrame) -> pl.DataFrame:
+    is_cost = c("metric") == "cost_usd"
+    label = pl.when(is_cost).then(pl.lit("cost")).otherwise(pl.lit("total tokens"))
 
     def fmt(x: pl.Expr) -> pl.Expr:
-        return pl.when(c("metric") == "cost_usd").then(_usd(x)).otherwise(_compact(x))
+        return pl.when(is_cost).then(_usd(x)).otherwise(_compact(x))
 
     seen = pl.format(
-        "{} {}, {}x the median of {} on the {} active days of its last {} days (robust z {} "
+        "{} {}, {}x the median of {} over the {} active days of its last {} days (robust z {} "
         "on the log scale)",
         label, fmt(c("observed")), _trim(c("observed") / c("median")), fmt(c("median")),
         c("active_days"), c("history_days"), _trim(c("z")))
     seen_idle = pl.format("{} {} after {} days without any", label, fmt(c("observed")),
                           c("history_days"))
-    return _rows(
-        fired, scope=c("scope"), key=c("key"),
-        rule=None,  # type: ignore[arg-type]  # replaced below, per metric
-        kind="statistical",
-        severity=pl.when(c("observed") >= SPIKE_CRITICAL_RATIO
-                         * pl.max_horizontal(c("median"), c("min_rise")))
-        .then(pl.lit("critical")).otherwise(pl.lit("warning")),
-        metric="", observed=c("observed"), expected=c("median"),
-        message=pl.format(
-            "{}: a one-day spike far outside its own history. Check the day's runs for a loop, "
-            "a larger context, a model change or a new trigger.",
-            pl.when(c("active_days") > 0).then(seen).otherwise(seen_idle)),
-    ).with_columns(
-        pl.concat_str(fired["metric"].alias("m").to_frame().to_series(), pl.lit("_spike"))
-        .alias("rule") if False else pl.lit(None, pl.String).alias("rule"),
-    ) if False else _spike_rows(fired, label, seen, seen_idle)
-
-
-def _spike_rows(fired: pl.DataFrame, label: pl.Expr, seen: pl.Expr,
-                seen_idle: pl.Expr) -> pl.DataFrame:
-    del label
     return fired.select(
         c("day"), c("scope"), c("key"),
         pl.format("{}_spike", c("metric")).alias("rule"),

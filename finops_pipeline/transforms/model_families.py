@@ -22,7 +22,7 @@ from __future__ import annotations
 import polars as pl
 
 _OPUS_4_OLD = ("claude-opus-4", "claude-opus-4-0", "claude-4-opus", "claude-opus-4-1",
-               "claude-4-1-opus", "claude-opus-4-5")
+               "claude-opus-4-5")
 _OPUS_4_NEW = ("claude-opus-4-6", "claude-opus-4-7", "claude-opus-4-8")
 _SONNET_4 = ("claude-sonnet-4", "claude-sonnet-4-0", "claude-4-sonnet", "claude-sonnet-4-5",
              "claude-sonnet-4-6")

@@ -365,7 +365,8 @@ def _budget_overrun(showback: pl.DataFrame, days: tuple[dt.date, dt.date]) -> pl
             *[_c(k).cast(pl.Float64) for k in ("cost_usd", "budget_usd", "mtd_cost_usd",
                                                "mtd_budget_usd")],
         )
-        .filter(_c("day").is_between(*days), _c("mtd_budget_usd").is_not_null(),
+        .filter(_c("day").is_between(*days), level.is_in(["repo", "team", "total"]),
+                _c("mtd_budget_usd").is_not_null(),
                 _c("mtd_cost_usd") > _c("mtd_budget_usd"))
         .with_columns(
             level.alias("scope"),

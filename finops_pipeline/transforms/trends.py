@@ -173,7 +173,7 @@ def trend_daily(workflow_daily: pl.DataFrame, model_daily: pl.DataFrame, *,
     ], how="diagonal_relaxed").with_columns(
         *[c(name).cast(pl.Int64) for name in _INT_SUMS if name != "cost_days"],
         (c("cost") != 0).cast(pl.Int64).alias("cost_days"),
-    )
+    ).collect().lazy()  # read twice below (keys, values); small next to the dense grid
 
     calendar = pl.LazyFrame({"day": pl.date_range(start, last, "1d", eager=True)})
     keys = sums.select(*_GROUP).unique()
@@ -200,19 +200,16 @@ def trend_daily(workflow_daily: pl.DataFrame, model_daily: pl.DataFrame, *,
         )
         .filter(c("day").is_between(first, last), c("rows__value_28d") > 0)
     )
-    # Wide to long: one list of the metrics per output column, exploded together. Sorting the
-    # wide grid and listing metrics in name order gives the sorted output without sorting the
-    # (8x longer) long frame, which would dominate the run time.
-    metrics = sorted(TREND_METRICS)
-    values = [_metric(m) for m in metrics]
-    out = (
-        grid.sort("day", *_GROUP)
-        .select(
-            "day", *_GROUP, pl.lit(pl.Series(metrics)).implode().alias("metric"),
-            *[pl.concat_list([v[col] for v in values]).alias(col)
-              for col in list(TREND_DAILY_SCHEMA)[4:]],
-        )
-        .explode("metric", *list(TREND_DAILY_SCHEMA)[4:])
-        .filter((c("scope") != "model") | ~c("metric").is_in(_RUN_METRICS))
-    )
-    return out.collect().cast(TREND_DAILY_SCHEMA)
+    # Wide to long, one select per metric. Sorting the long frame by its strings would dominate
+    # the run time: sort the (8x shorter) wide grid instead and order the long rows by integers,
+    # its row number and the metric's rank by name.
+    grid = grid.sort("day", *_GROUP).with_row_index("_row")
+    out = pl.concat([
+        (grid.filter(c("scope") != "model") if m in _RUN_METRICS else grid)
+        .select("_row", "day", *_GROUP, pl.lit(m).alias("metric"),
+                pl.lit(rank, dtype=pl.Int64).alias("_rank"),
+                **_metric(m))
+        for rank, m in enumerate(sorted(TREND_METRICS))
+    ])
+    return (out.sort("_row", "_rank").drop("_row", "_rank").collect()
+            .cast(TREND_DAILY_SCHEMA))
