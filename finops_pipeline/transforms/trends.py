@@ -203,13 +203,13 @@ def trend_daily(workflow_daily: pl.DataFrame, model_daily: pl.DataFrame, *,
     # Wide to long, one select per metric. Sorting the long frame by its strings would dominate
     # the run time: sort the (8x shorter) wide grid instead and order the long rows by integers,
     # its row number and the metric's rank by name.
-    grid = grid.sort("day", *_GROUP).with_row_index("_row")
+    grid = grid.sort("day", *_GROUP).with_row_index("_row").with_columns(c("_row").cast(pl.Int64))
     out = pl.concat([
         (grid.filter(c("scope") != "model") if m in _RUN_METRICS else grid)
-        .select("_row", "day", *_GROUP, pl.lit(m).alias("metric"),
-                pl.lit(rank, dtype=pl.Int64).alias("_rank"),
+        .select("day", *_GROUP, pl.lit(m).alias("metric"),
+                (c("_row") * len(TREND_METRICS) + rank).alias("_order"),
                 **_metric(m))
         for rank, m in enumerate(sorted(TREND_METRICS))
     ])
-    return (out.sort("_row", "_rank").drop("_row", "_rank").collect()
+    return (out.sort("_order").drop("_order").collect()
             .cast(TREND_DAILY_SCHEMA))

@@ -1,0 +1,134 @@
+"""The analytics tables in a real DuckDB warehouse: late outcomes, ranges, backfills.
+
+Daily tables are written with `replace_day` (as the lake loads do), then `load_analytics`
+rebuilds what those days feed, exactly as the warehouse asset does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from finops_pipeline.config import FileConfig
+from finops_pipeline.lake import DataPaths
+from finops_pipeline.warehouse.load import load_analytics, replace_day
+from finops_pipeline.warehouse.schema import ensure_schema
+from finops_pipeline.warehouse.tables import tables
+from finops_pipeline_tests.test_showback import attempt, pull, pulls, runs
+
+D0 = dt.date(2026, 3, 2)
+ANALYTICS = [t.name for t in tables() if t.analytics]
+
+
+def day(n: int) -> dt.date:
+    return D0 + dt.timedelta(days=n)
+
+
+@pytest.fixture
+def con(tmp_path: Path):
+    c = duckdb.connect(str(tmp_path / "w.duckdb"))
+    ensure_schema(c, DataPaths(tmp_path), dt.datetime.now(dt.UTC), tables())
+    yield c
+    c.close()
+
+
+def outcome(con, run_id: int) -> dict:
+    df = con.sql("SELECT * FROM run_outcomes WHERE run_id = ?", params=[run_id]).pl()
+    return df.to_dicts()[0]
+
+
+def test_a_pull_request_merged_a_week_after_its_run_counts_as_accepted(con):
+    replace_day(con, D0, {"kpi_run_daily": runs([attempt(1, 1, "success", 4000, 0.4, day=D0)]),
+                          "fact_pull_requests": pulls([pull(9, "open", D0)])})
+    load_analytics(con, [D0])
+    assert outcome(con, 1)["accepted_pr"] is False
+    assert outcome(con, 1)["classification"] == "low_quality_spend"
+    # a week later the pull request merges; only that day is loaded
+    replace_day(con, day(7), {"fact_pull_requests": pulls([pull(9, "merged", day(7))])})
+    report = load_analytics(con, [day(7)])
+    assert outcome(con, 1)["accepted_pr"] is True
+    assert outcome(con, 1)["classification"] == "healthy"
+    # and what reads the outcomes followed: the run's day was rebuilt
+    showback = con.sql("SELECT accepted_prs FROM showback_daily WHERE day = ? AND "
+                       "level = 'total'", params=[D0]).fetchall()
+    assert showback == [(1,)]
+    ranges = {r["table"]: (r["first_day"], r["last_day"]) for r in report}
+    assert ranges["run_outcomes"][0] <= D0.isoformat()
+
+
+def fill_day(n: int) -> dict[str, pl.DataFrame]:
+    """A busy day: runs of two workflows, one failing, with a pull request."""
+    d = day(n)
+    rows = [attempt(100 * n + 1, 1, "success", 1000 * (n + 1), 0.1 * (n + 1), day=d,
+                    branch=f"copilot/t{n}"),
+            attempt(100 * n + 2, 1, "failure", 500, 0.05, day=d, branch="main",
+                    workflow="Nightly", repo="acme/web")]
+    if n % 3 == 0:
+        rows.append(attempt(100 * n + 2, 2, "success", 500, 0.05, day=d, branch="main",
+                            workflow="Nightly", repo="acme/web"))
+    return {"kpi_run_daily": runs(rows),
+            "fact_pull_requests": pulls([pull(n + 1, "merged" if n % 2 else "open", d,
+                                              branch=f"copilot/t{n}")])}
+
+
+def snapshot(con) -> dict[str, pl.DataFrame]:
+    out = {}
+    for name in ANALYTICS:
+        df = con.sql(f"SELECT * FROM {name}").pl()
+        out[name] = df.sort(df.columns)
+    return out
+
+
+def test_a_range_gives_the_same_tables_as_its_days_one_by_one(tmp_path: Path):
+    days = range(10)
+    results = []
+    for one_by_one in (False, True):
+        c = duckdb.connect(str(tmp_path / f"w{one_by_one}.duckdb"))
+        ensure_schema(c, DataPaths(tmp_path), dt.datetime.now(dt.UTC), tables())
+        for n in days:
+            replace_day(c, day(n), fill_day(n))
+            if one_by_one:
+                load_analytics(c, [day(n)])
+        if not one_by_one:
+            load_analytics(c, [day(n) for n in days])
+        results.append(snapshot(c))
+        c.close()
+    together, separately = results
+    for name in ANALYTICS:
+        assert together[name].height > 0, name
+        assert together[name].equals(separately[name]), name
+
+
+def test_backfilling_a_day_refreshes_the_later_days_it_feeds(con):
+    for n in range(5):
+        replace_day(con, day(n), fill_day(n))
+    load_analytics(con, [day(n) for n in range(5)])
+    before = snapshot(con)
+    # day 1 is backfilled with more spend: later days' windows change too
+    heavier = fill_day(1)
+    heavier["kpi_run_daily"] = heavier["kpi_run_daily"].with_columns(
+        pl.col("cost_usd") * 10, pl.col("total_tokens") * 10)
+    replace_day(con, day(1), heavier)
+    load_analytics(con, [day(1)])
+    after = snapshot(con)
+    mtd = "SELECT day, mtd_cost_usd FROM showback_daily WHERE level = 'total' ORDER BY day"
+    got = dict(con.sql(mtd).fetchall())
+    assert got[day(2)] > before["showback_daily"].filter(
+        (pl.col("level") == "total") & (pl.col("day") == day(2)))["mtd_cost_usd"].item()
+    assert not after["showback_daily"].equals(before["showback_daily"])
+
+
+def test_no_config_means_default_thresholds():
+    # every analytics builder runs on empty input with the default config
+    for t in tables():
+        if t.analytics:
+            assert t.run(*[pl.DataFrame(schema=tables_schema(r)) for r in t.reads],
+                         days=(D0, D0), config=FileConfig()).height == 0
+
+
+def tables_schema(name: str) -> dict:
+    return next(t for t in tables() if t.name == name).schema
