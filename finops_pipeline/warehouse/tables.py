@@ -69,6 +69,8 @@ class Table:
         window_days: the trailing days one row of an analytics table reads (1 otherwise).
         outcome_days: the later days whose inputs can still change a row (analytics).
         configured: a lake-built table's builder also takes `config=`.
+        preview: a query of one day's most telling rows (`?` is the day), shown in the
+            asset's metadata: the top anomalies, the largest savings.
         replace_key: the columns a load replaces; `("day",)` unless the table has no day.
     """
 
@@ -82,6 +84,7 @@ class Table:
     outcome_days: int = 0
     configured: bool = False
     replace_key: tuple[str, ...] = ("day",)
+    preview: str | None = None
 
     @property
     def daily(self) -> bool:

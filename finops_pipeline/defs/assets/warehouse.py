@@ -7,9 +7,11 @@ for every day those days feed from a trailing window of the warehouse's own smal
 copy is then published atomically, so a reader never sees new KPIs beside stale trends.
 """
 
+import datetime as dt
 from collections.abc import Sequence
 
 import dagster as dg
+import duckdb
 import polars as pl
 
 from finops_pipeline.defs.assets.common import DATA_POOL, markdown_preview, partition_days
@@ -40,10 +42,26 @@ def table_spec(t: Table) -> dg.AssetSpec:
         description=f"{t.description} Grain: {', '.join(t.grain)}. Stored as {where}.")
 
 
+def analytics_previews(con: duckdb.DuckDBPyConnection, t: Table, rebuilt: dict,
+                       day: dt.date) -> dict[str, dg.MetadataValue]:
+    """Rows per rebuilt day, and the table's preview of `day` (the run's last day)."""
+    per_day = con.sql(f"SELECT day, count(*) AS rows FROM {t.name} WHERE day BETWEEN ? AND ? "
+                      "GROUP BY day ORDER BY day",
+                      params=[rebuilt["first_day"], rebuilt["last_day"]]).pl()
+    out = {"per_day": markdown_preview(per_day.with_columns(pl.col("day").cast(pl.String)))}
+    if t.preview:
+        top = con.sql(t.preview, params=[day]).pl()
+        out["preview_day"] = dg.MetadataValue.text(day.isoformat())
+        out["top"] = (markdown_preview(top, rows=10) if top.height
+                      else dg.MetadataValue.text("none"))
+    return out
+
+
 def build_warehouse_asset(registered: Sequence[Table]) -> dg.AssetsDefinition:
     """The multi-asset of every table in `registered` (the registry's)."""
     from_lake = [t for t in registered if t.from_lake]
     analytics = [t for t in registered if t.analytics]
+    by_name = {t.name: t for t in analytics}
 
     @dg.multi_asset(
         name="warehouse",
@@ -62,6 +80,8 @@ def build_warehouse_asset(registered: Sequence[Table]) -> dg.AssetsDefinition:
         with open_for_update(paths, registered) as con:
             report = load_lake_days(con, paths, days, from_lake, context.log.info, config)
             rebuilt = load_analytics(con, days, analytics, context.log.info, config)
+            previews = {r["table"]: analytics_previews(con, by_name[r["table"]], r, days[-1])
+                        for r in rebuilt}
         context.log.info(f"warehouse published at {paths.warehouse}")
         per_day = pl.DataFrame(report)
         for t in from_lake:
@@ -71,7 +91,7 @@ def build_warehouse_asset(registered: Sequence[Table]) -> dg.AssetsDefinition:
         for r in rebuilt:
             yield dg.MaterializeResult(asset_key=table_key(r["table"]), metadata={
                 "dagster/row_count": r["rows"], "first_day": r["first_day"],
-                "last_day": r["last_day"]})
+                "last_day": r["last_day"], **previews[r["table"]]})
 
     return _warehouse
 
