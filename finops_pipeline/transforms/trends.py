@@ -154,9 +154,9 @@ def trend_daily(workflow_daily: pl.DataFrame, model_daily: pl.DataFrame, *,
         One row per (day, scope, key, metric), columns `TREND_DAILY_SCHEMA`, sorted by them.
     """
     first, last = days
-    start = first - dt.timedelta(days=_LOOKBACK)
     if first > last:
         return pl.DataFrame(schema=TREND_DAILY_SCHEMA)
+    start = first - dt.timedelta(days=_LOOKBACK)
     c = pl.col
     in_range = c("day").is_between(start, last)
     workflows = workflow_daily.filter(in_range)
@@ -201,9 +201,10 @@ def trend_daily(workflow_daily: pl.DataFrame, model_daily: pl.DataFrame, *,
         .filter(c("day").is_between(first, last), c("rows__value_28d") > 0)
     )
     # Wide to long, one select per metric. Sorting the long frame by its strings would dominate
-    # the run time: sort the (8x shorter) wide grid instead and order the long rows by integers,
-    # its row number and the metric's rank by name.
-    grid = grid.sort("day", *_GROUP).with_row_index("_row").with_columns(c("_row").cast(pl.Int64))
+    # the run time: sort the (8x shorter) wide grid instead, then order the long rows by one
+    # integer made of the grid row and the metric's rank by name.
+    grid = (grid.sort("day", *_GROUP).with_row_index("_row")
+            .with_columns(c("_row").cast(pl.Int64)))
     out = pl.concat([
         (grid.filter(c("scope") != "model") if m in _RUN_METRICS else grid)
         .select("day", *_GROUP, pl.lit(m).alias("metric"),
@@ -211,5 +212,4 @@ def trend_daily(workflow_daily: pl.DataFrame, model_daily: pl.DataFrame, *,
                 **_metric(m))
         for rank, m in enumerate(sorted(TREND_METRICS))
     ])
-    return (out.sort("_order").drop("_order").collect()
-            .cast(TREND_DAILY_SCHEMA))
+    return out.sort("_order").drop("_order").collect().cast(TREND_DAILY_SCHEMA)
