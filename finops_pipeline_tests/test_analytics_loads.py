@@ -15,6 +15,13 @@ import pytest
 
 from finops_pipeline.config import FileConfig
 from finops_pipeline.lake import DataPaths
+from finops_pipeline.schemas.datasets import LAKE_DATASETS
+from finops_pipeline.transforms.kpis import (
+    kpi_model_daily,
+    kpi_run_daily,
+    kpi_workflow_daily,
+    kpi_workflow_model_daily,
+)
 from finops_pipeline.warehouse.load import load_analytics, replace_day
 from finops_pipeline.warehouse.schema import ensure_schema
 from finops_pipeline.warehouse.tables import tables
@@ -60,8 +67,30 @@ def test_a_pull_request_merged_a_week_after_its_run_counts_as_accepted(con):
     assert ranges["run_outcomes"][0] <= D0.isoformat()
 
 
+def lake_frames(run_rows: list[dict]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """workflow_runs and llm_requests lake rows of run attempts (two requests each)."""
+    runs_schema = LAKE_DATASETS["workflow_runs"].schema
+    req_schema = LAKE_DATASETS["llm_requests"].schema
+    attempts = pl.DataFrame([{k: r[k] for k in runs_schema if k in r} | {"source": "t"}
+                             for r in run_rows], schema=runs_schema, strict=False)
+    requests = []
+    for r in run_rows:
+        for i in range(2):
+            half = r["total_tokens"] // 2
+            requests.append({
+                "day": r["day"], "source": "t", "repo": r["repo"], "workflow": r["workflow"],
+                "run_id": r["run_id"], "run_attempt": r["run_attempt"],
+                "request_id": f"{r['run_id']}-{r['run_attempt']}-{i}",
+                "provider": "anthropic", "model": "claude-sonnet-4-6", "status": 200,
+                "input_tokens": half // 2, "cache_read_tokens": half - half // 2,
+                "cache_write_tokens": 0, "output_tokens": 0, "prompt_tokens": half,
+                "total_tokens": half, "duration_ms": 10, "cost_usd": r["cost_usd"] / 2})
+    return attempts, pl.DataFrame(requests, schema=req_schema, strict=False)
+
+
 def fill_day(n: int) -> dict[str, pl.DataFrame]:
-    """A busy day: runs of two workflows, one failing, with a pull request."""
+    """A busy day: runs of two workflows, one failing, with a pull request; the daily tables
+    built from them by the real builders."""
     d = day(n)
     rows = [attempt(100 * n + 1, 1, "success", 1000 * (n + 1), 0.1 * (n + 1), day=d,
                     branch=f"copilot/t{n}"),
@@ -70,7 +99,11 @@ def fill_day(n: int) -> dict[str, pl.DataFrame]:
     if n % 3 == 0:
         rows.append(attempt(100 * n + 2, 2, "success", 500, 0.05, day=d, branch="main",
                             workflow="Nightly", repo="acme/web"))
-    return {"kpi_run_daily": runs(rows),
+    attempts, requests = lake_frames(rows)
+    return {"kpi_run_daily": kpi_run_daily(attempts, requests),
+            "kpi_workflow_daily": kpi_workflow_daily(attempts, requests),
+            "kpi_model_daily": kpi_model_daily(requests),
+            "kpi_workflow_model_daily": kpi_workflow_model_daily(requests),
             "fact_pull_requests": pulls([pull(n + 1, "merged" if n % 2 else "open", d,
                                               branch=f"copilot/t{n}")])}
 
@@ -110,8 +143,9 @@ def test_backfilling_a_day_refreshes_the_later_days_it_feeds(con):
     before = snapshot(con)
     # day 1 is backfilled with more spend: later days' windows change too
     heavier = fill_day(1)
-    heavier["kpi_run_daily"] = heavier["kpi_run_daily"].with_columns(
-        pl.col("cost_usd") * 10, pl.col("total_tokens") * 10)
+    for name in ("kpi_run_daily", "kpi_workflow_daily"):
+        heavier[name] = heavier[name].with_columns(pl.col("cost_usd") * 10,
+                                                   pl.col("total_tokens") * 10)
     replace_day(con, day(1), heavier)
     load_analytics(con, [day(1)])
     after = snapshot(con)
@@ -120,6 +154,14 @@ def test_backfilling_a_day_refreshes_the_later_days_it_feeds(con):
     assert got[day(2)] > before["showback_daily"].filter(
         (pl.col("level") == "total") & (pl.col("day") == day(2)))["mtd_cost_usd"].item()
     assert not after["showback_daily"].equals(before["showback_daily"])
+    # the 7-day trend of day 2 (and later) now holds day 1's heavier spend
+    seven = ("SELECT value_7d FROM trend_daily WHERE day = ? AND scope = 'org' AND key = 'acme' "
+             "AND metric = 'cost_usd'")
+    old = before["trend_daily"].filter(
+        (pl.col("day") == day(2)) & (pl.col("scope") == "org") & (pl.col("key") == "acme")
+        & (pl.col("metric") == "cost_usd"))["value_7d"].item()
+    new = con.sql(seven, params=[day(2)]).fetchall()[0][0]
+    assert new == pytest.approx(old + 9 * (0.2 + 0.05))  # both of day 1's runs, x10
 
 
 def test_no_config_means_default_thresholds():

@@ -46,8 +46,14 @@ of history, and none fires before anomaly_min_history_days. Daily tokens and cos
 multiplicative and heavy-tailed (a lognormal day-to-day noise), so the robust z-score is
 taken on the log of the key's *active* (non-zero) history days:
 
-    med = median(log v), scale = max(1.4826 * MAD, 1.253314 * mean |log v - med|, 0.2)
+    med = median(log v)
+    spread = max(1.4826 * MAD, 1.253314 * mean |log v - med|, 0.2)
+    scale = spread * min(2, 1 + (anomaly_z^2 + 1) / (4 * (n - 1)))   # n active days
     z = (log observed - med) / scale
+
+The last factor widens a spread estimated from few days (Student's t against the normal, first
+Cornish-Fisher term): with 28 days of lognormal noise a key-day fires about 1 in 2,500 times
+instead of 1 in 900 unwidened, and a 5x spike over a sigma 0.3 noise still fires.
 
 Taking the active days makes the detector robust to histories full of zero days: a weekly
 workflow is compared with its other runs, not with the six idle days between them (against
@@ -92,6 +98,8 @@ SPIKE_METRICS = ("total_tokens", "cost_usd")
 SPIKE_MIN_RISE_TOKENS = 100_000.0
 #: Floor of the log-scale spread: a constant history does not fire on a tiny rise.
 SPIKE_LOG_SCALE_FLOOR = 0.2
+#: Cap of the small-sample widening of the spread (a history of one or two active days).
+SPIKE_SMALL_SAMPLE_MAX = 2.0
 #: Observed / expected from which a spike is critical.
 SPIKE_CRITICAL_RATIO = 5.0
 
@@ -470,8 +478,12 @@ def _spikes(workflow_daily: pl.DataFrame, model_daily: pl.DataFrame,
         .otherwise(pl.lit(SPIKE_MIN_RISE_TOKENS))
     stats = stats.with_columns(
         c("median").fill_null(0.0),
-        pl.max_horizontal(1.4826 * c("mad_log"), 1.253314 * c("meanad_log"),
-                          pl.lit(SPIKE_LOG_SCALE_FLOOR)).alias("scale"),
+        (pl.max_horizontal(1.4826 * c("mad_log"), 1.253314 * c("meanad_log"),
+                           pl.lit(SPIKE_LOG_SCALE_FLOOR))
+         * pl.min_horizontal(
+             pl.lit(SPIKE_SMALL_SAMPLE_MAX),
+             1 + (t.anomaly_z ** 2 + 1) / (4 * pl.max_horizontal(c("active_days") - 1, 1)),
+         )).alias("scale"),
         min_rise.alias("min_rise"),
     ).with_columns(((c("observed").log() - c("med_log")) / c("scale")).alias("z"))
     fired = stats.filter(

@@ -273,9 +273,14 @@ def _trim_prompt(wm: pl.DataFrame, config: FileConfig) -> pl.DataFrame:
 
 
 def _cheaper_model(wm: pl.DataFrame, config: FileConfig) -> pl.DataFrame:
-    mapped = wm.with_columns(normalized_model(_c("model")).alias("normalized_model")).join(
-        cheaper_model_table(), on="normalized_model", how="inner",
+    # Normalize each distinct spelling once, then join the mapping to the rows.
+    families = (
+        wm.select("model").unique()
+        .with_columns(normalized_model(_c("model")).alias("normalized_model"))
+        .join(cheaper_model_table(), on="normalized_model", how="inner")
+        .select("model", "cheaper_model")
     )
+    mapped = wm.join(families, on="model", how="inner")
     priced = _with_prices(mapped, "cheaper_model", "cheaper_", config)
     return (
         priced.with_columns(

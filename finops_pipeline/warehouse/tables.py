@@ -48,6 +48,7 @@ from finops_pipeline.transforms.outcomes import (
     workflow_outcomes_daily,
 )
 from finops_pipeline.transforms.showback import SHOWBACK_WINDOW_DAYS, showback_daily
+from finops_pipeline.transforms.trends import trend_daily
 
 Storage = Literal["table", "lake_view"]
 # Any date works to derive a window table's schema from empty input.
@@ -180,6 +181,13 @@ TABLES: tuple[Table, ...] = (
           "(level total): tokens, cost, tasks, outcomes, the seed-000 KPIs and efficiency "
           "score, budgets prorated per day and month to date, and the variance.",
           ("run_outcomes",), showback_daily, window_days=SHOWBACK_WINDOW_DAYS),
+    Table("trend_daily", ("day", "scope", "key", "metric"),
+          "Each metric per scope (org, repo, team, workflow, model) and key: the day's value, "
+          "the 7 and 28 days ending on the day, the 7 and 28 days before those, and the "
+          "change in percent. Additive metrics sum (idle days are 0); rates are recomputed "
+          "from summed numerators and denominators. A key has a row on every day whose 28 "
+          "days hold activity.",
+          ("kpi_workflow_daily", "kpi_model_daily"), trend_daily, window_days=56),
 )
 
 
