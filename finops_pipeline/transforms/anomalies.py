@@ -327,13 +327,15 @@ def _workflow_budgets(workflow_daily: pl.DataFrame, config: FileConfig,
     if not any(b.scope == "workflow" for b in config.budgets):
         return _empty()
     daily = workflow_daily.group_by("day", "repo", "workflow").agg(
-        c("cost_usd").sum().alias("cost_usd")).with_columns(_workflow_key().alias("key"))
-    mtd = daily.sort("day").with_columns(
-        c("cost_usd").cum_sum().over("key", c("day").dt.month_start()).alias("mtd_cost_usd"),
+        c("cost_usd").sum().alias("cost_usd")).with_columns(
+        _workflow_key().alias("workflow_key"))  # not `key`: with_budgets uses that name
+    mtd = daily.with_columns(
+        c("cost_usd").fill_null(0.0).cum_sum()
+        .over("workflow_key", c("day").dt.month_start(), order_by="day").alias("mtd_cost_usd"),
     ).filter(c("day").is_between(*days))
-    mtd = with_budgets(mtd, "key", config.budgets, "workflow").filter(
+    mtd = with_budgets(mtd, "workflow_key", config.budgets, "workflow").filter(
         c("mtd_budget_usd").is_not_null(), c("mtd_cost_usd") > c("mtd_budget_usd"))
-    return _rows(mtd, scope="workflow", key=c("key"), rule="budget_overrun", kind="rule",
+    return _rows(mtd, scope="workflow", key=c("workflow_key"), rule="budget_overrun", kind="rule",
                  severity=pl.lit("critical"), metric="mtd_cost_usd",
                  observed=c("mtd_cost_usd"), expected=c("mtd_budget_usd"),
                  message=_budget_message())

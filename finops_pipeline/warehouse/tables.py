@@ -47,6 +47,7 @@ from finops_pipeline.transforms.outcomes import (
     run_outcomes,
     workflow_outcomes_daily,
 )
+from finops_pipeline.transforms.recommendations import recommendations
 from finops_pipeline.transforms.showback import SHOWBACK_WINDOW_DAYS, showback_daily
 from finops_pipeline.transforms.trends import trend_daily
 
@@ -188,6 +189,16 @@ TABLES: tuple[Table, ...] = (
           "from summed numerators and denominators. A key has a row on every day whose 28 "
           "days hold activity.",
           ("kpi_workflow_daily", "kpi_model_daily"), trend_daily, window_days=56),
+    Table("recommendations", ("day", "kind", "scope", "key"),
+          "What to change and what it would save over the 7 days ending on the day: prompt "
+          "caching, trimming the prompt, batching small requests, a cheaper model of the same "
+          "family, fixing a failing workflow, a budget overrun. Savings (docs/metrics.md) "
+          "never exceed the cost they come from; rank 1 saves the most.",
+          ("kpi_workflow_model_daily", "kpi_run_daily", "showback_daily"), recommendations,
+          window_days=7,
+          preview="SELECT rank, kind, key, priority, round(current_cost_usd, 2) AS cost_usd, "
+                  "round(potential_savings_usd, 2) AS savings_usd, recommendation "
+                  "FROM recommendations WHERE day = ? ORDER BY rank LIMIT 10"),
 )
 
 

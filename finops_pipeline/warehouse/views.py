@@ -26,6 +26,18 @@ VIEWS = {
         GROUP BY repo, workflow
         ORDER BY cost_usd DESC NULLS LAST, total_tokens DESC
     """,
+    "v_top_caching_opportunities": """
+        -- Where prompt caching would save the most: the latest day's enable_prompt_caching
+        -- recommendations (7-day window), largest savings first, with their evidence.
+        SELECT day, split_part(key, ':', 1) AS repo, split_part(key, ':', 2) AS workflow,
+               provider, model, current_cost_usd, potential_savings_usd,
+               json_extract(evidence, '$.cache_hit_rate')::DOUBLE AS cache_hit_rate,
+               recommendation, evidence
+        FROM recommendations
+        WHERE kind = 'enable_prompt_caching'
+          AND day = (SELECT max(day) FROM recommendations)
+        ORDER BY potential_savings_usd DESC
+    """,
 }
 
 
