@@ -177,7 +177,8 @@ def test_ingest_log_balances_for_every_day(data_dir: Path):
                       "rows_in_balance": True, "quarantine_rate_below_threshold": False,
                       "all_requests_priced": True, "ingest_log_balances": True,
                       "lake_matches_warehouse": True, "requests_match_run_summaries": True,
-                      "latest_partition_fresh": False}
+                      "latest_partition_fresh": False, "trend_matches_kpis": True,
+                      "savings_within_cost": True}
 
 
 def test_requests_are_priced_and_unknown_models_stay_null(data_dir: Path):
