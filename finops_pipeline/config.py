@@ -92,10 +92,11 @@ class Thresholds(_Strict):
     session_tokens_low: int = 3000  # T_low of the session classification
     session_retries_high: int = 2
     # Statistical anomalies: robust z-score against the key's own trailing days.
-    anomaly_window_days: int = Field(default=28, ge=7, le=56)
+    anomaly_window_days: int = Field(default=28, ge=7, le=30)  # the table reads 31 days
     anomaly_min_history_days: int = Field(default=7, ge=1)
     anomaly_z: float = Field(default=3.5, gt=0)
     anomaly_min_ratio: float = Field(default=2.0, ge=1)  # observed >= ratio x median
+    anomaly_min_rise_tokens: int = Field(default=100_000, ge=0)  # smaller rises never fire
     # Recommendations' savings formulas (docs/metrics.md).
     cache_hit_rate_target: float = Field(default=0.5, ge=0, le=1)
     small_requests_batch_size: int = Field(default=5, ge=2)

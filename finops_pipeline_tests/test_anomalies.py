@@ -347,8 +347,8 @@ def test_planted_spike_is_found_on_its_day(seed):
     assert cost["message"].startswith("cost $30.00, ")
 
 
-@pytest.mark.parametrize("seed", range(5))
-def test_sixty_days_of_noise_raise_no_spike(seed):
+def noise_estate(seed: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """60 days of 20 workflows (4 repos, sigma 0.3-0.5, ~7% idle days) and 2 models."""
     rng = random.Random(seed)
     rows, models = [], []
     for w in range(20):
@@ -359,8 +359,19 @@ def test_sixty_days_of_noise_raise_no_spike(seed):
         models += [dict(day=START + dt.timedelta(d), provider="anthropic", model=f"m{m}",
                         requests=100, total_tokens=int(v), cost_usd=v * 3e-6)
                    for d, v in enumerate(values)]
-    out = run(rows, models, days=last_30_days())
-    assert spikes(out).is_empty(), spikes(out)
+    return rows, models
+
+
+def test_sixty_days_of_noise_raise_no_spike():
+    """No spike on noise alone. A z-test at anomaly_z = 3.5 cannot promise zero false alarms
+    (a normal tail beyond 3.5 sigma is 1 day in 4,300), so over 20 estates of 26 keys and 30
+    output days (15,600 key-days) it may flag a few: at most 1 key-day in 3,900."""
+    flagged = []
+    for seed in range(20):
+        out = spikes(run(*noise_estate(seed), days=last_30_days()))
+        flagged.append(out.select("day", "scope", "key").n_unique())
+    assert sum(flagged) <= 4, flagged
+    assert spikes(run(*noise_estate(0), days=last_30_days())).is_empty()
 
 
 def test_model_scope_spike():

@@ -62,7 +62,7 @@ firing on a tiny rise. A spike fires when all hold:
 
 * history days >= anomaly_min_history_days;
 * observed >= anomaly_min_ratio x the median of the active history days (`expected`);
-* observed - expected >= the minimum rise: SPIKE_MIN_RISE_TOKENS tokens, or
+* observed - expected >= the minimum rise: anomaly_min_rise_tokens tokens, or
   spend_increase_min_usd dollars (pennies and a handful of tokens are never a spike);
 * z > anomaly_z, or no active day in the history (a history of zeros: then the minimum rise
   alone decides, so only a large amount fires).
@@ -94,8 +94,6 @@ SEVERITIES = ("critical", "warning", "info")
 #: Scopes of trend_daily whose spend can be "rising" (the model scope is not an owner).
 SPEND_SCOPES = ("org", "team", "repo", "workflow")
 SPIKE_METRICS = ("total_tokens", "cost_usd")
-#: The smallest rise over the trailing median that can be a total_tokens spike.
-SPIKE_MIN_RISE_TOKENS = 100_000.0
 #: Floor of the log-scale spread: a constant history does not fire on a tiny rise.
 SPIKE_LOG_SCALE_FLOOR = 0.2
 #: Cap of the small-sample widening of the spread (a history of one or two active days).
@@ -459,16 +457,14 @@ def _spikes(workflow_daily: pl.DataFrame, model_daily: pl.DataFrame,
         .with_columns(pl.when(c("present")).then(c("value")).otherwise(0.0).alias("value"))
         .drop("present")
     )
-    candidates = grid.filter(c("day").is_between(*days), c("value") > 0).rename(
-        {"day": "obs_day", "value": "observed"})
     w = t.anomaly_window_days
-    history = candidates.join(grid, on=group).filter(
-        c("day") < c("obs_day"), c("day") >= c("obs_day") - pl.duration(days=w))
     active = c("value").filter(c("value") > 0)
     logv = active.log()
     dev = (logv - logv.median()).abs()
-    stats = history.group_by(*group, "obs_day").agg(
-        c("observed").first(),
+    # Per grid row, the W days before it: (D - W - 1, D - 1], i.e. D-W..D-1.
+    stats = grid.sort(*group, "day").rolling(
+        "day", period=f"{w}d", offset=f"-{w + 1}d", closed="right", group_by=group,
+    ).agg(
         pl.len().alias("history_days"),
         active.len().alias("active_days"),
         active.median().alias("median"),
@@ -476,8 +472,10 @@ def _spikes(workflow_daily: pl.DataFrame, model_daily: pl.DataFrame,
         dev.median().alias("mad_log"),
         dev.mean().alias("meanad_log"),
     )
+    candidates = grid.filter(c("day").is_between(*days), c("value") > 0)
+    stats = candidates.join(stats, on=[*group, "day"]).rename({"value": "observed"})
     min_rise = pl.when(c("metric") == "cost_usd").then(pl.lit(t.spend_increase_min_usd)) \
-        .otherwise(pl.lit(SPIKE_MIN_RISE_TOKENS))
+        .otherwise(pl.lit(float(t.anomaly_min_rise_tokens)))
     stats = stats.with_columns(
         c("median").fill_null(0.0),
         (pl.max_horizontal(1.4826 * c("mad_log"), 1.253314 * c("meanad_log"),
@@ -493,7 +491,7 @@ def _spikes(workflow_daily: pl.DataFrame, model_daily: pl.DataFrame,
         c("observed") >= t.anomaly_min_ratio * c("median"),
         (c("observed") - c("median")) >= c("min_rise"),
         (c("active_days") == 0) | (c("z") > t.anomaly_z),
-    ).rename({"obs_day": "day"})
+    )
     return _spike_rows(fired)
 
 

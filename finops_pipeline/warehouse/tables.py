@@ -35,6 +35,7 @@ import polars as pl
 
 from finops_pipeline.config import FileConfig
 from finops_pipeline.schemas.datasets import LAKE_DATASETS
+from finops_pipeline.transforms.anomalies import anomalies
 from finops_pipeline.transforms.kpis import (
     history_daily,
     kpi_model_daily,
@@ -189,6 +190,18 @@ TABLES: tuple[Table, ...] = (
           "from summed numerators and denominators. A key has a row on every day whose 28 "
           "days hold activity.",
           ("kpi_workflow_daily", "kpi_model_daily"), trend_daily, window_days=56),
+    Table("anomalies", ("day", "scope", "key", "rule"),
+          "What is abnormal on the day: rule flags (thresholds in finops.yaml: caching, "
+          "io_ratio, small requests, tokens, cost and turns per run, errors, rising spend, "
+          "budgets, failed runs' cost, the showback flags) and statistical spikes of a "
+          "workflow's, repo's or model's tokens and cost against its own trailing 28 days "
+          "(robust z-score). observed vs expected, and a message saying what to do.",
+          ("kpi_workflow_daily", "kpi_model_daily", "kpi_run_daily", "showback_daily",
+           "trend_daily"), anomalies, window_days=31,
+          preview="SELECT severity, kind, scope, key, rule, round(observed, 2) AS observed, "
+                  "round(expected, 2) AS expected, message FROM anomalies WHERE day = ? "
+                  "ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 "
+                  "ELSE 2 END, kind DESC, scope, key LIMIT 10"),
     Table("recommendations", ("day", "kind", "scope", "key"),
           "What to change and what it would save over the 7 days ending on the day: prompt "
           "caching, trimming the prompt, batching small requests, a cheaper model of the same "
