@@ -302,3 +302,39 @@ def test_classification_counts_per_workflow():
         "tasks": 3, "completed_tasks": 2, "failed_tasks": 1, "prs": 2, "accepted_prs": 1,
         "healthy": 1, "low_quality_spend": 2, "prompt_or_context_issue": 0}
     assert per_workflow["wasted_cost_usd"] == pytest.approx(0.3)
+
+
+def empty(table_name: str) -> pl.DataFrame:
+    from finops_pipeline.warehouse.tables import table
+    return pl.DataFrame(schema=table(table_name).schema)
+
+
+def test_seed_governance_flags_are_anomalies():
+    from finops_pipeline.transforms.anomalies import anomalies
+    rows = outcome_rows(SEED_EVENTS).with_columns(team=pl.Series(
+        [e["team"] for e in SEED_EVENTS]))
+    showback = showback_daily(rows, days=DAYS, config=SEED_CONFIG)
+    flags = anomalies(empty("kpi_workflow_daily"), empty("kpi_model_daily"),
+                      empty("kpi_run_daily"), showback, empty("trend_daily"), days=DAYS,
+                      config=SEED_CONFIG)
+    flagged = {(r["key"], r["rule"]) for r in flags.to_dicts()}
+    governance = seed_governance()
+    # the notebook's Anomaly column: TokensPerTask > 3000 or RetryRate > 0.25
+    assert {k for k, _ in flagged if _ in ("tokens_per_task_high", "retry_rate_high")} == {
+        repo for repo, g in governance.items() if g["anomaly"]}
+    assert flagged >= {("api", "tokens_per_task_high"), ("api", "retry_rate_high"),
+                       ("data", "tokens_per_task_high"), ("data", "retry_rate_high")}
+    # and its end-to-end rule "accepted_prs == 0": data merged nothing
+    assert ("data", "no_accepted_prs") in flagged and ("web", "no_accepted_prs") not in flagged
+    # the seed's repo budgets on the first of a month (month to date = the day): api and
+    # data are over, web is not
+    first = dt.date(2026, 3, 1)
+    on_first = showback_daily(rows.with_columns(day=pl.lit(first)), days=(first, first),
+                              config=SEED_CONFIG)
+    flags = anomalies(empty("kpi_workflow_daily"), empty("kpi_model_daily"),
+                      empty("kpi_run_daily"), on_first, empty("trend_daily"),
+                      days=(first, first), config=SEED_CONFIG)
+    over = {r["key"]: r for r in flags.to_dicts() if r["rule"] == "budget_overrun"}
+    assert set(over) == {"api", "data"}
+    assert over["api"]["observed"] == pytest.approx(1.46)
+    assert over["api"]["expected"] == pytest.approx(1.00)
