@@ -408,19 +408,23 @@ def test_no_spike_before_the_minimum_history():
     assert spikes(run(series_rows(values), days=days, config=config)).is_empty()
 
 
-def test_history_of_zeros_then_a_small_amount_is_not_a_spike():
-    # Uninstrumented runs (0 tokens) for 20 days, then a little usage, then a lot.
+def test_history_of_zeros_then_usage_is_not_a_spike():
+    # Uninstrumented runs (0 tokens) for 20 days, then token data starts to arrive: nothing
+    # to be a spike against, however large; with 3 active days of history a spike fires.
     zero_days = [wf_row(day=START + dt.timedelta(d), total_tokens=0, cost_usd=0.0)
                  for d in range(20)]
-    small = wf_row(day=START + dt.timedelta(20), total_tokens=50_000, cost_usd=0.15)
     days = (START + dt.timedelta(20), START + dt.timedelta(20))
-    assert spikes(run([*zero_days, small], days=days)).is_empty()
+    for tokens, cost in ((50_000, 0.15), (3_000_000, 9.0)):
+        usage = wf_row(day=START + dt.timedelta(20), total_tokens=tokens, cost_usd=cost)
+        assert spikes(run([*zero_days, usage], days=days)).is_empty()
+    active = [wf_row(day=START + dt.timedelta(d), total_tokens=200_000, cost_usd=0.6)
+              for d in (14, 16, 18)]
     large = wf_row(day=START + dt.timedelta(20), total_tokens=3_000_000, cost_usd=9.0)
-    found = spikes(run([*zero_days, large], days=days))
+    found = spikes(run([*zero_days[:14], zero_days[15], zero_days[17], zero_days[19], *active,
+                        large], days=days))
     assert set(found["rule"]) == {"total_tokens_spike", "cost_usd_spike"}
     row = one(found.filter(pl.col("scope") == "workflow"), "total_tokens_spike")
-    assert (row["expected"], row["severity"]) == (0.0, "critical")
-    assert row["message"].startswith("total tokens 3M after 20 days without any")
+    assert (row["expected"], row["severity"]) == (200_000.0, "critical")
 
 
 def test_constant_history_tiny_rise_is_quiet_several_fold_fires():

@@ -64,8 +64,9 @@ firing on a tiny rise. A spike fires when all hold:
 * observed >= anomaly_min_ratio x the median of the active history days (`expected`);
 * observed - expected >= the minimum rise: anomaly_min_rise_tokens tokens, or
   spend_increase_min_usd dollars (pennies and a handful of tokens are never a spike);
-* z > anomaly_z, or no active day in the history (a history of zeros: then the minimum rise
-  alone decides, so only a large amount fires).
+* at least SPIKE_MIN_ACTIVE_DAYS (3) active days in the history: a key whose history is all
+  zeros (new, or a workflow whose token data starts to arrive) has nothing to spike against;
+* z > anomaly_z.
 
 Severity `critical` when observed >= 5 x max(expected, minimum rise), else `warning`.
 A day whose cost is null (unpriced) neither fires nor counts as an active day.
@@ -94,6 +95,8 @@ SEVERITIES = ("critical", "warning", "info")
 #: Scopes of trend_daily whose spend can be "rising" (the model scope is not an owner).
 SPEND_SCOPES = ("org", "team", "repo", "workflow")
 SPIKE_METRICS = ("total_tokens", "cost_usd")
+#: Days with spend a key's history needs before its spend can be called a spike.
+SPIKE_MIN_ACTIVE_DAYS = 3
 #: Floor of the log-scale spread: a constant history does not fire on a tiny rise.
 SPIKE_LOG_SCALE_FLOOR = 0.2
 #: Cap of the small-sample widening of the spread (a history of one or two active days).
@@ -490,7 +493,10 @@ def _spikes(workflow_daily: pl.DataFrame, model_daily: pl.DataFrame,
         c("history_days") >= t.anomaly_min_history_days,
         c("observed") >= t.anomaly_min_ratio * c("median"),
         (c("observed") - c("median")) >= c("min_rise"),
-        (c("active_days") == 0) | (c("z") > t.anomaly_z),
+        # A key without spend in its history (new, or newly instrumented) has nothing to
+        # be a spike against: a workflow whose token data starts to arrive is not abnormal.
+        c("active_days") >= SPIKE_MIN_ACTIVE_DAYS,
+        c("z") > t.anomaly_z,
     )
     return _spike_rows(fired)
 
@@ -507,8 +513,6 @@ def _spike_rows(fired: pl.DataFrame) -> pl.DataFrame:
         "on the log scale)",
         label, fmt(c("observed")), _trim(c("observed") / c("median")), fmt(c("median")),
         c("active_days"), c("history_days"), _trim(c("z")))
-    seen_idle = pl.format("{} {} after {} days without any", label, fmt(c("observed")),
-                          c("history_days"))
     return fired.select(
         c("day"), c("scope"), c("key"),
         pl.format("{}_spike", c("metric")).alias("rule"),
@@ -522,7 +526,7 @@ def _spike_rows(fired: pl.DataFrame) -> pl.DataFrame:
         pl.format(
             "{}: a one-day spike far outside its own history. Check the day's runs for a loop, "
             "a larger context, a model change or a new trigger.",
-            pl.when(c("active_days") > 0).then(seen).otherwise(seen_idle)).alias("message"),
+            seen).alias("message"),
     ).cast(ANOMALIES_SCHEMA)
 
 
