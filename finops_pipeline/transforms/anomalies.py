@@ -66,7 +66,10 @@ firing on a tiny rise. A spike fires when all hold:
   spend_increase_min_usd dollars (pennies and a handful of tokens are never a spike);
 * at least SPIKE_MIN_ACTIVE_DAYS (3) active days in the history: a key whose history is all
   zeros (new, or a workflow whose token data starts to arrive) has nothing to spike against;
-* z > anomaly_z.
+* z > anomaly_z, or observed >= SPIKE_MAX_MULTIPLE (3) x the largest day of the history:
+  a workflow whose ordinary days vary five-fold has a wide spread, and a runaway day far
+  above anything it has done must still count (on lognormal noise of spread 0.5 such a day
+  is a 4-sigma event).
 
 Severity `critical` when observed >= 5 x max(expected, minimum rise), else `warning`.
 A day whose cost is null (unpriced) neither fires nor counts as an active day.
@@ -97,6 +100,8 @@ SPEND_SCOPES = ("org", "team", "repo", "workflow")
 SPIKE_METRICS = ("total_tokens", "cost_usd")
 #: Days with spend a key's history needs before its spend can be called a spike.
 SPIKE_MIN_ACTIVE_DAYS = 3
+#: A day at this multiple of its window's largest day is a spike whatever the spread.
+SPIKE_MAX_MULTIPLE = 3.0
 #: Floor of the log-scale spread: a constant history does not fire on a tiny rise.
 SPIKE_LOG_SCALE_FLOOR = 0.2
 #: Cap of the small-sample widening of the spread (a history of one or two active days).
@@ -471,6 +476,7 @@ def _spikes(workflow_daily: pl.DataFrame, model_daily: pl.DataFrame,
         pl.len().alias("history_days"),
         active.len().alias("active_days"),
         active.median().alias("median"),
+        active.max().alias("history_max"),
         logv.median().alias("med_log"),
         dev.median().alias("mad_log"),
         dev.mean().alias("meanad_log"),
@@ -496,7 +502,10 @@ def _spikes(workflow_daily: pl.DataFrame, model_daily: pl.DataFrame,
         # A key without spend in its history (new, or newly instrumented) has nothing to
         # be a spike against: a workflow whose token data starts to arrive is not abnormal.
         c("active_days") >= SPIKE_MIN_ACTIVE_DAYS,
-        c("z") > t.anomaly_z,
+        # Far out by the robust score, or far above everything the window saw: a noisy
+        # workflow (days from 2M to 10M tokens) has a wide spread, and a 10x runaway day
+        # must still count.
+        (c("z") > t.anomaly_z) | (c("observed") >= SPIKE_MAX_MULTIPLE * c("history_max")),
     )
     return _spike_rows(fired)
 
