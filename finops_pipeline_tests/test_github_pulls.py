@@ -48,14 +48,18 @@ def test_filter_and_states(gh, client):
     # opened a week earlier, merged on the day: the day's slice holds its current outcome
     gh.add_pull(REPO, 8, created_at="2026-02-22T10:00:00Z", merged_at="2026-03-01T09:00:00Z")
     pulls = list_copilot_pulls(client, REPO, DAY)
-    # 2 closed the next day: it belongs to the day it last changed, Mar 2
+    # 2 was opened on the day and closed the next: both days list it, in its state now
     assert [(p["number"], p["state"]) for p in pulls] == [
         (1, "merged"),
+        (2, "rejected"),
         (3, "open"),
         (4, "open"),
         (8, "merged"),
     ]
     assert [p["number"] for p in list_copilot_pulls(client, REPO, "2026-03-02")] == [2, 7]
+    # the day 8 was opened lists it too, merged: a backfill of that week sees the outcome
+    assert [(p["number"], p["state"]) for p in
+            list_copilot_pulls(client, REPO, "2026-02-22")] == [(8, "merged")]
     first = pulls[0]
     assert first == {
         "repo": REPO,

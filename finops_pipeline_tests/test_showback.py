@@ -338,3 +338,13 @@ def test_seed_governance_flags_are_anomalies():
     assert set(over) == {"api", "data"}
     assert over["api"]["observed"] == pytest.approx(1.46)
     assert over["api"]["expected"] == pytest.approx(1.00)
+
+
+def test_the_freshest_observation_of_a_pull_request_wins_whatever_the_day_order():
+    later = DAY + dt.timedelta(days=7)
+    # the day it was opened re-loaded from an old landing (open), after the merge was seen
+    for order in ([pull(7, "merged", later), pull(7, "open", DAY)],
+                  [pull(7, "open", DAY), pull(7, "merged", later)]):
+        out = run_outcomes(runs([attempt(1, 1, "success", 100, 0.01)]), pulls(order),
+                           days=DAYS, config=FileConfig())
+        assert out["pr_state"].to_list() == ["merged"]

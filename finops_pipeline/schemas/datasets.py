@@ -99,7 +99,7 @@ PULL_REQUESTS = Dataset(
     key=("repo", "number"), sort=("source", "repo", "number"),
     model=PullRequests, raw_kinds=("pull_requests",),
     description="Copilot coding-agent pull requests (repo, number) on the day they last "
-                "changed, in their state then.",
+                "changed and the day they were opened.",
 )
 INGEST_LOG = Dataset(
     "ingest_log", INGEST_LOG_SCHEMA,

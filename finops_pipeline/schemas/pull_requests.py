@@ -45,16 +45,16 @@ class RawPullRequest(pa.DataFrameModel):
 
 class PullRequests(pa.DataFrameModel):
     """The `pull_requests` lake dataset: one row per (repo, number) on the day it was last
-    updated (its creation day for files landed before updated_at was kept)."""
+    updated and on the day it was created (each in its state at that day's fetch)."""
 
     day: pl.Date = pa.Field(nullable=False)
     repo: str = pa.Field(nullable=False)
     number: pl.Int64 = pa.Field(nullable=False, ge=1)
 
-    @pa.dataframe_check(name="updated on the partition day (UTC)")
+    @pa.dataframe_check(name="updated or created on the partition day (UTC)")
     def _updated_on_day(cls, data: PolarsData) -> pl.LazyFrame:
-        seen = pl.coalesce("updated_at", "created_at")
-        return data.lazyframe.select(seen.dt.date() == pl.col("day"))
+        seen = pl.coalesce("updated_at", "created_at").dt.date() == pl.col("day")
+        return data.lazyframe.select(seen | (pl.col("created_at").dt.date() == pl.col("day")))
 
     class Config:
         strict = False

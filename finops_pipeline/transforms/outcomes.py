@@ -61,8 +61,9 @@ def current_pull_requests(pulls: pl.DataFrame) -> pl.DataFrame:
     (repo, head_ref) -> prs, pr_number (the newest), pr_state (merged if any merged, open if
     any open, else rejected)."""
     c = pl.col
-    latest = pulls.filter(c("head_ref").is_not_null()).sort("day").unique(
-        ["repo", "number"], keep="last")
+    # The freshest observation: the greatest updated_at (then the latest day's fetch).
+    latest = pulls.filter(c("head_ref").is_not_null()).sort(
+        "updated_at", "day", nulls_last=False).unique(["repo", "number"], keep="last")
     return latest.group_by("repo", "head_ref").agg(
         pl.len().cast(pl.Int64).alias("prs"),
         c("number").max().alias("pr_number"),

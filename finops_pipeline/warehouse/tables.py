@@ -145,10 +145,10 @@ TABLES: tuple[Table, ...] = (
           "One row per LLM request through the api-proxy, disjoint token buckets.",
           ("llm_requests",), public_columns("llm_requests"), storage="lake_view"),
     Table("fact_pull_requests", ("repo", "number"),
-          "Copilot coding-agent pull requests on the day they last changed, in their state "
-          "then: merged, rejected (closed unmerged) or open; runs link to them by head "
-          "branch. A pull request seen on several days counts in its latest state "
-          "(v_pull_requests_current).",
+          "Copilot coding-agent pull requests on the day they last changed and the day they "
+          "were opened, in their state at that day's fetch: merged, rejected (closed "
+          "unmerged) or open; runs link to them by head branch. Each counts in its latest "
+          "observed state (v_pull_requests_current).",
           ("pull_requests",), public_columns("pull_requests")),
     Table("kpi_workflow_daily", ("day", "repo", "workflow"),
           "Daily KPIs per workflow (DESIGN section 6).",

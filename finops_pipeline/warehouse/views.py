@@ -4,7 +4,8 @@ VIEWS = {
     "v_pull_requests_current": """
         -- Each Copilot pull request once, in its latest observed state.
         SELECT * FROM fact_pull_requests
-        QUALIFY row_number() OVER (PARTITION BY repo, number ORDER BY day DESC) = 1
+        QUALIFY row_number() OVER (PARTITION BY repo, number
+                                   ORDER BY updated_at DESC NULLS LAST, day DESC) = 1
     """,
     "v_run_pull_requests": """
         -- Runs linked to the Copilot coding-agent pull request of their head branch.

@@ -46,12 +46,14 @@ def normalize_pull(repo: str, pull: dict) -> dict:
 
 
 def list_copilot_pulls(client: GitHubClient, repo: str, day: dt.date | str) -> list[dict]:
-    """Copilot coding-agent pull requests of `repo` last updated on the UTC `day`, by number.
+    """Copilot coding-agent pull requests of `repo` last updated, or created, on the UTC
+    `day`, in their state now, by number.
 
     A pull request's outcome comes after its run (merged a week later), so the day's slice is
-    the pull requests that *changed* that day, in their state now: the fetch of the day a pull
-    request merged records it merged, whatever day it was opened, and a re-fetch of an older
-    day no longer lists it there. The warehouse counts each in its latest state.
+    the pull requests that *changed* that day: the fetch of the day a pull request merged
+    records it merged, whatever day it was opened. The day it was opened lists it too, in its
+    state at that fetch. The warehouse counts each in its latest observed state (the greatest
+    updated_at).
     Lists by last update, newest first, and stops paging at the first one updated before the
     day, so a busy repository costs a few pages, not its whole history.
     """
@@ -65,9 +67,16 @@ def list_copilot_pulls(client: GitHubClient, repo: str, day: dt.date | str) -> l
     found: dict[int, dict] = {}
     for pull in pages:
         updated = parse_time(pull.get("updated_at") or pull.get("created_at"))
-        if updated is None or updated >= end:
+        if updated is None:
             continue
-        if updated < start:
+        if updated >= end:
+            # Changed since: it belongs to a later day, and to its creation day too, so a
+            # backfill of the day it was opened sees its outcome even when the day it changed
+            # is never fetched. These come first in the listing: no extra page is read.
+            created = parse_time(pull.get("created_at"))
+            if created is None or not start <= created < end:
+                continue
+        elif updated < start:
             break
         if is_copilot_pull(pull) and isinstance(pull.get("number"), int):
             found[pull["number"]] = normalize_pull(repo, pull)
