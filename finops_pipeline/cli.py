@@ -112,6 +112,17 @@ def materialize_range(settings: Settings, start: dt.date, end: dt.date,
     return result.success and errors == 0
 
 
+TOP_SAVINGS_SQL = """
+    SELECT rank, kind, key, round(current_cost_usd, 2) AS cost_usd,
+           round(potential_savings_usd, 2) AS savings_usd
+    FROM recommendations WHERE day = ? ORDER BY rank LIMIT 5"""
+ANOMALY_COUNTS_SQL = """
+    SELECT kind, rule, count(*) FILTER (WHERE severity = 'critical') AS critical,
+           count(*) FILTER (WHERE severity = 'warning') AS warning,
+           count(*) FILTER (WHERE severity = 'info') AS info
+    FROM anomalies WHERE day = ? GROUP BY ALL ORDER BY kind DESC, critical DESC, rule"""
+
+
 def _print_frame(df: pl.DataFrame, fmt: str) -> None:
     if fmt == "csv":
         sys.stdout.write(df.write_csv())
@@ -152,6 +163,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         FROM ingest_log WHERE day BETWEEN ? AND ?""", [start, end])
     print("\nIngestion (every row is valid, quarantined or a counted duplicate):")
     _print_frame(ingest, "table")
+    print(f"\nTop savings over the 7 days to {end} (table recommendations):")
+    _print_frame(query(paths.warehouse, TOP_SAVINGS_SQL, [end]), "table")
+    print(f"\nAnomalies on {end} by kind (table anomalies):")
+    _print_frame(query(paths.warehouse, ANOMALY_COUNTS_SQL, [end]), "table")
     print(f"""
 Warehouse:   {paths.warehouse}
 Lake:        {paths.root / 'lake'}
@@ -162,6 +177,8 @@ Try:
   finops sql "{SQL_EXAMPLE}"
   finops sql "select day, dataset, rows_in, rows_quarantined from ingest_log order by day" \\
       --format csv
+  finops sql "select severity, key, rule, message from anomalies
+              where day = (select max(day) from anomalies) order by severity, key"
   make dev                           # the Dagster UI: asset graph, runs, schedule
 """)
     return 0
