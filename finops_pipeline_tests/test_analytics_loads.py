@@ -100,12 +100,19 @@ def fill_day(n: int) -> dict[str, pl.DataFrame]:
         rows.append(attempt(100 * n + 2, 2, "success", 500, 0.05, day=d, branch="main",
                             workflow="Nightly", repo="acme/web"))
     attempts, requests = lake_frames(rows)
+    # pull requests of other days: opened the day before a run, merged 10 and 40 days later
+    prs = [pull(n + 1, "merged" if n % 2 else "open", d, branch=f"copilot/t{n}")]
+    if n % 5 == 1:
+        prs.append(pull(1000 + n, "open", d, branch=f"copilot/t{n + 1}"))
+    if n % 7 == 3 and n >= 10:
+        prs.append(pull(2000 + n, "merged", d, branch=f"copilot/t{n - 10}"))
+    if n % 11 == 2 and n >= 40:
+        prs.append(pull(3000 + n, "merged", d, branch=f"copilot/t{n - 40}"))
     return {"kpi_run_daily": kpi_run_daily(attempts, requests),
             "kpi_workflow_daily": kpi_workflow_daily(attempts, requests),
             "kpi_model_daily": kpi_model_daily(requests),
             "kpi_workflow_model_daily": kpi_workflow_model_daily(requests),
-            "fact_pull_requests": pulls([pull(n + 1, "merged" if n % 2 else "open", d,
-                                              branch=f"copilot/t{n}")])}
+            "fact_pull_requests": pulls(prs)}
 
 
 def snapshot(con) -> dict[str, pl.DataFrame]:
@@ -117,7 +124,7 @@ def snapshot(con) -> dict[str, pl.DataFrame]:
 
 
 def test_a_range_gives_the_same_tables_as_its_days_one_by_one(tmp_path: Path):
-    days = range(10)
+    days = range(45)
     results = []
     for one_by_one in (False, True):
         c = duckdb.connect(str(tmp_path / f"w{one_by_one}.duckdb"))
@@ -174,3 +181,41 @@ def test_no_config_means_default_thresholds():
 
 def tables_schema(name: str) -> dict:
     return next(t for t in tables() if t.name == name).schema
+
+
+def test_the_analytics_checks_catch_a_wrong_trend_a_missing_one_and_excess_savings(
+        tmp_path: Path):
+    from finops_pipeline.defs.analytics_checks import (
+        check_savings_within_cost,
+        check_trend_matches_kpis,
+    )
+    paths = DataPaths(tmp_path)
+    paths.warehouse.parent.mkdir(parents=True)
+    c = duckdb.connect(str(paths.warehouse))
+    ensure_schema(c, paths, dt.datetime.now(dt.UTC), tables())
+    for n in range(10):
+        replace_day(c, day(n), fill_day(n))
+    load_analytics(c, [day(n) for n in range(10)])
+    c.execute("INSERT INTO recommendations (day, kind, scope, key, priority, rank, "
+              "current_cost_usd, potential_savings_usd) VALUES (?, 'trim_prompt', 'workflow', "
+              "'x', 'low', 1, 1.0, 0.5)", [day(3)])
+    c.close()
+    days = [day(2)]
+
+    def passed(sql: str | None = None) -> tuple[bool, bool]:
+        if sql:
+            with duckdb.connect(str(paths.warehouse)) as w:
+                w.execute(sql)
+        return (check_trend_matches_kpis(paths, days).passed,
+                check_savings_within_cost(paths, days).passed)
+
+    assert passed() == (True, True)
+    # a later day the run's windows feed is checked too
+    assert passed(f"UPDATE trend_daily SET value_7d = value_7d + 1 WHERE day = '{day(5)}' "
+                  "AND scope = 'workflow' AND metric = 'requests'") == (False, True)
+    assert passed(f"UPDATE trend_daily SET value_7d = value_7d - 1 WHERE day = '{day(5)}' "
+                  "AND scope = 'workflow' AND metric = 'requests'") == (True, True)
+    assert passed(f"DELETE FROM trend_daily WHERE day = '{day(4)}' AND scope = 'repo' "
+                  "AND key = 'acme/web'") == (False, True)
+    assert passed("UPDATE recommendations SET potential_savings_usd = 1.5 WHERE key = 'x'") \
+        == (False, False)

@@ -469,3 +469,14 @@ def test_grain_days_and_order():
     assert set(out["kind"]) == {"rule", "statistical"}
     assert out.filter(pl.col("kind") == "statistical")["day"].unique().to_list() == [
         START + dt.timedelta(40)]
+
+
+def test_spikes_do_not_depend_on_how_far_back_the_load_read():
+    # active 40 days before, then 3 days just before the spike: what was read before the
+    # 28-day window must not make up history (a day-by-day load reads 30 days, a range more)
+    d = START + dt.timedelta(days=60)
+    rows = [wf_row(day=d - dt.timedelta(days=k), total_tokens=1_000_000, cost_usd=3.0)
+            for k in (40, 6, 5, 4)]
+    spike = wf_row(day=d, total_tokens=20_000_000, cost_usd=60.0)
+    short = [r for r in rows if r["day"] >= d - dt.timedelta(days=30)]
+    assert run([*short, spike], days=(d, d)).equals(run([*rows, spike], days=(d, d)))

@@ -348,3 +348,44 @@ def test_the_freshest_observation_of_a_pull_request_wins_whatever_the_day_order(
         out = run_outcomes(runs([attempt(1, 1, "success", 100, 0.01)]), pulls(order),
                            days=DAYS, config=FileConfig())
         assert out["pr_state"].to_list() == ["merged"]
+
+
+def test_attempts_come_from_the_latest_attempt_number():
+    # GitHub lists a run once, as its latest attempt
+    out = run_outcomes(runs([attempt(1, 3, "success", 6000, 0.6)]), pulls([]), days=DAYS,
+                       config=FileConfig()).to_dicts()[0]
+    assert (out["attempts"], out["retries"]) == (3, 2)
+    assert out["classification"] == "prompt_or_context_issue"
+
+
+def test_an_accepted_pull_request_counts_once_however_many_runs_worked_on_it():
+    rows = [attempt(i, 1, "success", 1000, 0.1, workflow=wf)
+            for i, wf in ((1, "Copilot"), (2, "Copilot"), (3, "Copilot"), (4, "CI"), (5, "CI"))]
+    out = run_outcomes(runs(rows), pulls([pull(7, "merged", DAY)]), days=DAYS,
+                       config=FileConfig())
+    assert out["accepted_pr"].to_list() == [True] * 5
+    showback = showback_daily(out, days=DAYS, config=FileConfig())
+    total = showback.filter(pl.col("level") == "total").to_dicts()[0]
+    assert (total["tasks"], total["prs"], total["accepted_prs"]) == (5, 1, 1)
+    assert total["tokens_per_accepted_pr"] == 5000
+
+
+def test_pull_request_rows_count_in_a_window_around_the_run():
+    def state_of(pr_rows: list[dict]) -> tuple:
+        out = run_outcomes(runs([attempt(1, 1, "success", 100, 0.01)]), pulls(pr_rows),
+                           days=DAYS, config=FileConfig()).to_dicts()[0]
+        return out["prs"], out["pr_state"]
+    before = DAY - dt.timedelta(days=1)
+    # opened the day before the run (the agent opens a draft first): linked
+    assert state_of([pull(7, "open", before)]) == (1, "open")
+    # a branch's PR of two weeks before: not this run's
+    assert state_of([pull(7, "open", DAY - dt.timedelta(days=14))]) == (0, None)
+    # merged 40 days later, even if the row of its opening day already says so: not within
+    # the 28 days followed
+    late = pull(7, "merged", DAY)
+    late["merged_at"] = late["closed_at"] = late["updated_at"] = dt.datetime(
+        2026, 3, 22, tzinfo=dt.UTC)
+    assert state_of([late]) == (1, "open")
+    merged_in_time = dict(late, merged_at=dt.datetime(2026, 3, 10, tzinfo=dt.UTC),
+                          closed_at=dt.datetime(2026, 3, 10, tzinfo=dt.UTC))
+    assert state_of([merged_in_time]) == (1, "merged")

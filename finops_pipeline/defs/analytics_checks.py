@@ -29,15 +29,19 @@ def _kpi_sums(source: str, keys: str) -> str:
 
 def check_trend_matches_kpis(paths: DataPaths,
                              days: Sequence[dt.date]) -> dg.AssetCheckResult:
-    """On each of `days`, every additive trend of the org and model scopes (value, value_7d,
-    value_28d) equals the sum of kpi_workflow_daily / kpi_model_daily over the same days."""
+    """On `days` and the later days their windows feed (through the last + 55), every
+    additive trend of the org, repo, workflow and model scopes (value, value_7d, value_28d)
+    equals the sum of kpi_workflow_daily / kpi_model_daily over the same days, and every key
+    with KPI rows in a day's 28 days has its trend rows that day."""
     per_scope = {
         "org": _kpi_sums("kpi_workflow_daily", "split_part(repo, '/', 1)"),
+        "repo": _kpi_sums("kpi_workflow_daily", "repo"),
+        "workflow": _kpi_sums("kpi_workflow_daily", "repo || ':' || workflow"),
         "model": _kpi_sums("kpi_model_daily", "provider || ':' || model"),
     }
     unions = []
     for scope in per_scope:
-        metrics = [m for m in ADDITIVE if m != "runs" or scope == "org"]
+        metrics = [m for m in ADDITIVE if m != "runs" or scope != "model"]
         unpivot = " UNION ALL ".join(f"SELECT day, key, '{m}' AS metric, {m} AS v FROM k_{scope}"
                                      for m in metrics)
         unions.append(f"""
@@ -50,13 +54,22 @@ def check_trend_matches_kpis(paths: DataPaths,
             LEFT JOIN ({unpivot}) k ON k.key = t.key AND k.metric = t.metric
                  AND k.day BETWEEN t.day - 27 AND t.day
             WHERE t.scope = '{scope}' AND t.metric IN ({", ".join(f"'{m}'" for m in metrics)})
-              AND t.day IN (SELECT unnest(?::DATE[]))
+              AND t.day BETWEEN ? AND ?
             GROUP BY ALL""")
+        # A key active in a day's 28 days without its trend row is a missing trend.
+        unions.append(f"""
+            SELECT DISTINCT '{scope}' AS scope, d.day, k.key, 'total_tokens (missing)',
+                   NULL, NULL, NULL, NULL, NULL, NULL
+            FROM (SELECT DISTINCT day FROM trend_daily WHERE day BETWEEN ? AND ?) d
+            JOIN k_{scope} k ON k.day BETWEEN d.day - 27 AND d.day
+            ANTI JOIN trend_daily t ON t.day = d.day AND t.scope = '{scope}' AND t.key = k.key
+                 AND t.metric = 'total_tokens'""")
     ctes = ", ".join(f"k_{scope} AS ({sums})" for scope, sums in per_scope.items())
     off = f"""
         WITH {ctes}, compared AS ({" UNION ALL ".join(unions)})
         SELECT * FROM compared
-        WHERE abs(coalesce(value, 0) - coalesce(kpi_value, 0)) > {TREND_TOLERANCE}
+        WHERE metric LIKE '%(missing)'
+           OR abs(coalesce(value, 0) - coalesce(kpi_value, 0)) > {TREND_TOLERANCE}
                   * greatest(1, abs(coalesce(kpi_value, 0)))
            OR abs(value_7d - coalesce(kpi_7d, 0)) > {TREND_TOLERANCE}
                   * greatest(1, abs(coalesce(kpi_7d, 0)))
@@ -65,11 +78,10 @@ def check_trend_matches_kpis(paths: DataPaths,
         ORDER BY day, scope, key, metric"""
     try:
         with read_only(paths.warehouse) as con:
-            day_list = list(days)
-            bad = con.sql(off, params=[day_list, day_list]).pl()
-            checked = con.sql("SELECT count(*) FROM trend_daily WHERE day IN "
-                              "(SELECT unnest(?::DATE[])) AND scope IN ('org', 'model')",
-                              params=[day_list]).fetchall()[0][0]
+            span = [min(days), max(days) + dt.timedelta(days=55)]
+            bad = con.sql(off, params=span * (2 * len(per_scope))).pl()
+            checked = con.sql("SELECT count(*) FROM trend_daily WHERE day BETWEEN ? AND ? "
+                              "AND scope <> 'team'", params=span).fetchall()[0][0]
     except WarehouseMissing as exc:
         return dg.AssetCheckResult(passed=False, metadata={"error": str(exc)})
     return dg.AssetCheckResult(
@@ -80,8 +92,9 @@ def check_trend_matches_kpis(paths: DataPaths,
 
 @dg.asset_check(asset=WAREHOUSE_KEYS["trend_daily"], name=TREND_MATCHES_KPIS,
                 partitions_def=daily_partitions,
-                description="On each day of the run, the org and model trends (the day, 7 "
-                "and 28 days) equal the sums of the daily KPI tables over the same days.")
+                description="On the run's days and the later days they feed, the org, repo, "
+                "workflow and model trends (the day, 7 and 28 days) equal the sums of the daily "
+                "KPI tables over the same days, and no active key lacks its trend.")
 def trend_matches_kpis(context: dg.AssetCheckExecutionContext,
                        finops: FinopsConfig) -> dg.AssetCheckResult:
     days = [dt.date.fromisoformat(k) for k in context.partition_keys]
@@ -93,13 +106,13 @@ SAVINGS_WITHIN_COST = "savings_within_cost"
 
 def check_savings_within_cost(paths: DataPaths,
                               days: Sequence[dt.date]) -> dg.AssetCheckResult:
-    """No recommendation of `days` promises more than the cost it comes from, or nothing."""
+    """No recommendation of `days` or a later day (a run rebuilds the days its windows feed)
+    promises more than the cost it comes from, or nothing."""
     try:
         with read_only(paths.warehouse) as con:
             rows = con.sql("""
                 SELECT day, kind, scope, key, current_cost_usd, potential_savings_usd
-                FROM recommendations WHERE day IN (SELECT unnest(?::DATE[]))""",
-                           params=[list(days)]).pl()
+                FROM recommendations WHERE day >= ?""", params=[min(days)]).pl()
     except WarehouseMissing as exc:
         return dg.AssetCheckResult(passed=False, metadata={"error": str(exc)})
     c = pl.col

@@ -41,10 +41,11 @@ no_accepted_prs; `warning` otherwise (zero_cache_hits is always a warning).
 Statistical spikes (kind `statistical`, rules `total_tokens_spike` and `cost_usd_spike`) for
 scopes workflow (key `repo:workflow`), repo (the sum of its workflows) and model (key
 `provider:model`). For day D the history is the days D-W..D-1 (W = anomaly_window_days) from
-the key's first appearance on, idle days counting as 0: a key first seen 5 days ago has 5 days
-of history, and none fires before anomaly_min_history_days. Daily tokens and costs are
-multiplicative and heavy-tailed (a lognormal day-to-day noise), so the robust z-score is
-taken on the log of the key's *active* (non-zero) history days:
+the key's first row within them on, idle days counting as 0: a key first seen 5 days ago has 5
+days of history, and none fires before anomaly_min_history_days. (Rows before the window never
+count, so the result does not depend on how far back a load happened to read.) Daily tokens
+and costs are multiplicative and heavy-tailed (a lognormal day-to-day noise), so the robust
+z-score is taken on the log of the key's *active* (non-zero) history days:
 
     med = median(log v)
     spread = max(1.4826 * MAD, 1.253314 * mean |log v - med|, 0.2)
@@ -462,8 +463,8 @@ def _spikes(workflow_daily: pl.DataFrame, model_daily: pl.DataFrame,
         .with_columns(pl.date_ranges(c("first"), pl.lit(days[1]), "1d").alias("day"))
         .explode("day").drop("first")
         .join(series, on=[*group, "day"], how="left")
-        .with_columns(pl.when(c("present")).then(c("value")).otherwise(0.0).alias("value"))
-        .drop("present")
+        .with_columns(pl.when(c("present")).then(c("value")).otherwise(0.0).alias("value"),
+                      c("present").fill_null(False))
     )
     w = t.anomaly_window_days
     active = c("value").filter(c("value") > 0)
@@ -473,7 +474,9 @@ def _spikes(workflow_daily: pl.DataFrame, model_daily: pl.DataFrame,
     stats = grid.sort(*group, "day").rolling(
         "day", period=f"{w}d", offset=f"-{w + 1}d", closed="right", group_by=group,
     ).agg(
-        pl.len().alias("history_days"),
+        # Days since the key's first row *within* the window: what was read before the window
+        # (which depends on how the days were loaded) never counts.
+        c("day").filter(c("present")).min().alias("first_seen"),
         active.len().alias("active_days"),
         active.median().alias("median"),
         active.max().alias("history_max"),
@@ -482,7 +485,9 @@ def _spikes(workflow_daily: pl.DataFrame, model_daily: pl.DataFrame,
         dev.mean().alias("meanad_log"),
     )
     candidates = grid.filter(c("day").is_between(*days), c("value") > 0)
-    stats = candidates.join(stats, on=[*group, "day"]).rename({"value": "observed"})
+    stats = candidates.drop("present").join(stats, on=[*group, "day"]).rename(
+        {"value": "observed"}).with_columns(
+        (c("day") - c("first_seen")).dt.total_days().fill_null(0).alias("history_days"))
     min_rise = pl.when(c("metric") == "cost_usd").then(pl.lit(t.spend_increase_min_usd)) \
         .otherwise(pl.lit(float(t.anomaly_min_rise_tokens)))
     stats = stats.with_columns(

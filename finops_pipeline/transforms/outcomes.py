@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 #: Days after a run during which its pull request's outcome is still followed.
 OUTCOME_DAYS = 28
+#: Days before a run whose pull-request rows can link to it (the agent opens a PR first).
+PR_LOOKBACK_DAYS = 7
 CLASSIFICATIONS = ("healthy", "low_quality_spend", "prompt_or_context_issue")
 DEFAULT_QUALITY = 1.0
 
@@ -56,15 +58,33 @@ def classify(tokens: pl.Expr, retries: pl.Expr, accepted: pl.Expr,
     )
 
 
-def current_pull_requests(pulls: pl.DataFrame) -> pl.DataFrame:
-    """Each pull request once, in its latest observed state, summarized per head branch:
-    (repo, head_ref) -> prs, pr_number (the newest), pr_state (merged if any merged, open if
-    any open, else rejected)."""
+def linked_pull_requests(tasks: pl.DataFrame, pulls: pl.DataFrame) -> pl.DataFrame:
+    """Per task (repo, run_id, day): its Copilot pull requests (same repo, head branch = the
+    run's) and their outcome as of the end of day + OUTCOME_DAYS.
+
+    Only pull-request rows of days day - PR_LOOKBACK_DAYS .. day + OUTCOME_DAYS count (a pull
+    request the agent opened before its run changes again when the run pushes), and each
+    pull request's state is read from its freshest row's merged_at / closed_at at that
+    horizon, so the result depends on the lake alone, not on how the days were loaded. Returns
+    prs, pr_number (the newest), pr_state (merged if any merged, open if any still open, else
+    rejected).
+    """
     c = pl.col
-    # The freshest observation: the greatest updated_at (then the latest day's fetch).
-    latest = pulls.filter(c("head_ref").is_not_null()).sort(
-        "updated_at", "day", nulls_last=False).unique(["repo", "number"], keep="last")
-    return latest.group_by("repo", "head_ref").agg(
+    # The last day whose outcome counts (compared as UTC dates: DuckDB returns Etc/UTC).
+    horizon = c("day") + pl.duration(days=OUTCOME_DAYS)
+    rows = tasks.select("repo", "run_id", "day", "head_branch").join(
+        pulls.filter(c("head_ref").is_not_null()).select(
+            "repo", "head_ref", "number", c("day").alias("pr_day"), "updated_at", "merged_at",
+            "closed_at"),
+        left_on=["repo", "head_branch"], right_on=["repo", "head_ref"], how="inner",
+    ).filter(c("pr_day").is_between(c("day") - pl.duration(days=PR_LOOKBACK_DAYS),
+                                    c("day") + pl.duration(days=OUTCOME_DAYS)))
+    freshest = rows.sort("updated_at", "pr_day", nulls_last=False).unique(
+        ["repo", "run_id", "number"], keep="last")
+    state = (pl.when(c("merged_at").dt.date() <= horizon).then(pl.lit("merged"))
+             .when(c("closed_at").dt.date() <= horizon).then(pl.lit("rejected"))
+             .otherwise(pl.lit("open")))
+    return freshest.with_columns(state.alias("state")).group_by("repo", "run_id").agg(
         pl.len().cast(pl.Int64).alias("prs"),
         c("number").max().alias("pr_number"),
         pl.when((c("state") == "merged").any()).then(pl.lit("merged"))
@@ -78,15 +98,17 @@ def run_outcomes(run_daily: pl.DataFrame, pulls: pl.DataFrame, *,
     """One row per task (day, repo, run_id) of days[0]..days[1]: attempts, completion, the
     linked pull request's current outcome, tokens, cost and the classification.
 
-    `run_daily` holds kpi_run_daily rows (one per attempt); `pulls` fact_pull_requests rows
-    through days[1] + OUTCOME_DAYS. A task's day is its first attempt's day.
+    `run_daily` holds kpi_run_daily rows (one per attempt) and `pulls` fact_pull_requests
+    rows, both of days[0] - PR_LOOKBACK_DAYS .. days[1] + OUTCOME_DAYS. A task's day is its
+    first attempt's day; its attempts are its latest run_attempt (GitHub lists a run once).
     """
     c = pl.col
     final = c("run_attempt") == c("run_attempt").max()
     tasks = run_daily.group_by("repo", "run_id").agg(
         c("day").min(),
         c("workflow").sort_by("run_attempt").last(),
-        pl.len().cast(pl.Int64).alias("attempts"),
+        # GitHub lists a run once, as its latest attempt: attempt 3 alone means 3 attempts.
+        pl.max_horizontal(pl.len(), c("run_attempt").max()).cast(pl.Int64).alias("attempts"),
         c("conclusion").filter(final).first(),
         c("is_failed").filter(final).first(),
         c("head_branch").sort_by("run_attempt").last(),
@@ -97,8 +119,7 @@ def run_outcomes(run_daily: pl.DataFrame, pulls: pl.DataFrame, *,
         c("turns").sum().cast(pl.Int64),
         c("url").filter(final).first(),
     ).filter(c("day").is_between(*days))
-    linked = tasks.join(current_pull_requests(pulls), left_on=["repo", "head_branch"],
-                        right_on=["repo", "head_ref"], how="left")
+    linked = tasks.join(linked_pull_requests(tasks, pulls), on=["repo", "run_id"], how="left")
     t = config.thresholds
     out = linked.with_columns(
         team_of(c("repo"), config.teams).alias("team"),
@@ -116,23 +137,31 @@ def run_outcomes(run_daily: pl.DataFrame, pulls: pl.DataFrame, *,
 
 WORKFLOW_OUTCOMES_COLUMNS = (
     "day", "repo", "workflow", "team", "tasks", "completed_tasks", "failed_tasks", "retries",
-    "prs", "accepted_prs", "total_tokens", "cost_usd", "wasted_cost_usd", *CLASSIFICATIONS,
+    "prs", "accepted_prs", "total_tokens", "cost_usd", "unpriced_tasks", "wasted_cost_usd",
+    *CLASSIFICATIONS,
 )
 
 
 def outcome_sums() -> list[pl.Expr]:
     """Aggregations of run_outcomes rows shared by the outcome tables and showback."""
     c = pl.col
+    pr = pl.struct("repo", "pr_number")
+    priced = c("cost_usd").is_not_null()
     return [
         pl.len().cast(pl.Int64).alias("tasks"),
         c("completed").sum().cast(pl.Int64).alias("completed_tasks"),
         c("retries").sum().cast(pl.Int64),
-        (c("prs") > 0).sum().cast(pl.Int64).alias("prs"),
-        c("accepted_pr").fill_null(False).sum().cast(pl.Int64).alias("accepted_prs"),
+        # Distinct pull requests: every run on a PR's branch (each agent iteration, its CI)
+        # links to it, and it is one accepted PR however many runs worked on it.
+        pr.filter(c("prs") > 0).n_unique().cast(pl.Int64).alias("prs"),
+        pr.filter(c("accepted_pr").fill_null(False)).n_unique().cast(pl.Int64)
+        .alias("accepted_prs"),
         c("total_tokens").sum().cast(pl.Int64),
-        pl.when(c("cost_usd").is_not_null().any()).then(c("cost_usd").sum()).alias("cost_usd"),
-        # seed 000: quality-adjusted cost = sum(cost / max(quality, 0.01))
-        (c("cost_usd").fill_null(0.0) / pl.max_horizontal(c("quality"), pl.lit(0.01))).sum()
+        pl.when(priced.any()).then(c("cost_usd").sum()).alias("cost_usd"),
+        (~priced).sum().cast(pl.Int64).alias("unpriced_tasks"),
+        # seed 000: quality-adjusted cost = sum(cost / max(quality, 0.01)); unknown stays null
+        pl.when(priced.any()).then(
+            (c("cost_usd") / pl.max_horizontal(c("quality"), pl.lit(0.01))).sum())
         .alias("quality_adjusted_cost"),
     ]
 

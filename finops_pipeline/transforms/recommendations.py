@@ -54,7 +54,8 @@ RECOMMENDATIONS_SCHEMA: dict[str, pl.DataType] = {
     "day": pl.Date(), "kind": pl.String(), "scope": pl.String(), "key": pl.String(),
     "priority": pl.String(), "rank": pl.Int64(), "current_cost_usd": pl.Float64(),
     "potential_savings_usd": pl.Float64(), "recommendation": pl.String(),
-    "evidence": pl.String(), "provider": pl.String(), "model": pl.String(),
+    "evidence": pl.String(), "repo": pl.String(), "workflow": pl.String(),
+    "provider": pl.String(), "model": pl.String(),
 }
 
 _MTOK = 1_000_000.0
@@ -406,7 +407,13 @@ def _budget_overrun(showback: pl.DataFrame, days: tuple[dt.date, dt.date]) -> pl
 
 
 def _finish(frame: pl.DataFrame, kind: str, scope: str | None) -> pl.DataFrame:
-    """The common columns of one kind's rows; savings capped at the current cost."""
+    """The common columns of one kind's rows; savings capped at the current cost. repo and
+    workflow are filled where the key names them (a workflow name may hold a colon)."""
+    def named(column: str) -> pl.Expr:
+        if column not in frame.columns:
+            return pl.lit(None, pl.String).alias(column)
+        return pl.when(_c(column) != "*").then(_c(column)).cast(pl.String).alias(column)
+
     return frame.select(
         "day", pl.lit(kind).alias("kind"),
         (pl.lit(scope) if scope is not None else _c("scope")).cast(pl.String).alias("scope"),
@@ -414,7 +421,7 @@ def _finish(frame: pl.DataFrame, kind: str, scope: str | None) -> pl.DataFrame:
         pl.when(_c("current_cost_usd").is_not_null())
         .then(pl.min_horizontal("potential_savings_usd", "current_cost_usd"))
         .cast(pl.Float64).alias("potential_savings_usd"),
-        "recommendation", "evidence",
+        "recommendation", "evidence", named("repo"), named("workflow"),
         _c("provider").cast(pl.String), _c("model").cast(pl.String),
     )
 

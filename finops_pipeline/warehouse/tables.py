@@ -45,6 +45,7 @@ from finops_pipeline.transforms.kpis import (
 )
 from finops_pipeline.transforms.outcomes import (
     OUTCOME_DAYS,
+    PR_LOOKBACK_DAYS,
     run_outcomes,
     workflow_outcomes_daily,
 )
@@ -144,7 +145,7 @@ TABLES: tuple[Table, ...] = (
     Table("fact_llm_requests", ("repo", "run_id", "request_id"),
           "One row per LLM request through the api-proxy, disjoint token buckets.",
           ("llm_requests",), public_columns("llm_requests"), storage="lake_view"),
-    Table("fact_pull_requests", ("repo", "number"),
+    Table("fact_pull_requests", ("day", "repo", "number"),
           "Copilot coding-agent pull requests on the day they last changed and the day they "
           "were opened, in their state at that day's fetch: merged, rejected (closed "
           "unmerged) or open; runs link to them by head branch. Each counts in its latest "
@@ -173,7 +174,8 @@ TABLES: tuple[Table, ...] = (
           "Tasks (a run with all its attempts, on its first attempt's day): completion, "
           "retries, the linked Copilot pull request's current outcome, tokens, cost and the "
           f"seed-000 classification. Followed for {OUTCOME_DAYS} days after the run.",
-          ("kpi_run_daily", "fact_pull_requests"), run_outcomes, outcome_days=OUTCOME_DAYS),
+          ("kpi_run_daily", "fact_pull_requests"), run_outcomes,
+          window_days=PR_LOOKBACK_DAYS + 1, outcome_days=OUTCOME_DAYS),
     Table("workflow_outcomes_daily", ("day", "repo", "workflow"),
           "Tasks and outcomes per workflow and day, with the number of runs in each "
           "classification and the cost of failed runs.",

@@ -30,8 +30,7 @@ VIEWS = {
     "v_top_caching_opportunities": """
         -- Where prompt caching would save the most: the latest day's enable_prompt_caching
         -- recommendations (7-day window), largest savings first, with their evidence.
-        SELECT day, split_part(key, ':', 1) AS repo, split_part(key, ':', 2) AS workflow,
-               provider, model, current_cost_usd, potential_savings_usd,
+        SELECT day, repo, workflow, provider, model, current_cost_usd, potential_savings_usd,
                json_extract(evidence, '$.cache_hit_rate')::DOUBLE AS cache_hit_rate,
                recommendation, evidence
         FROM recommendations
