@@ -72,7 +72,9 @@ def list_copilot_pulls(client: GitHubClient, repo: str, day: dt.date | str) -> l
         if updated >= end:
             # Changed since: it belongs to a later day, and to its creation day too, so a
             # backfill of the day it was opened sees its outcome even when the day it changed
-            # is never fetched. These come first in the listing: no extra page is read.
+            # is never fetched. The listing pages through these anyway (newest first) to
+            # reach the day, so keeping them costs no request; a backfill of an old day pages
+            # through every pull request updated since.
             created = parse_time(pull.get("created_at"))
             if created is None or not start <= created < end:
                 continue
