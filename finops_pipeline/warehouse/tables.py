@@ -73,8 +73,9 @@ class Table:
         window_days: the trailing days one row of an analytics table reads (1 otherwise).
         outcome_days: the later days whose inputs can still change a row (analytics).
         configured: a lake-built table's builder also takes `config=`.
-        preview: a query of one day's most telling rows (`?` is the day), shown in the
-            asset's metadata: the top anomalies, the largest savings.
+        preview: a query of the most telling rows of each day from `?` to `?` (the run's
+            days, its last 10 at most), shown in the asset's metadata: the top anomalies,
+            the largest savings.
         replace_key: the columns a load replaces; `("day",)` unless the table has no day.
     """
 
@@ -200,10 +201,14 @@ TABLES: tuple[Table, ...] = (
           "(robust z-score). observed vs expected, and a message saying what to do.",
           ("kpi_workflow_daily", "kpi_model_daily", "kpi_run_daily", "showback_daily",
            "trend_daily"), anomalies, window_days=31,
-          preview="SELECT severity, kind, scope, key, rule, round(observed, 2) AS observed, "
-                  "round(expected, 2) AS expected, message FROM anomalies WHERE day = ? "
+          preview="SELECT day, severity, kind, key, rule, "
+                  "round(observed, 2)::VARCHAR AS observed, "
+                  "round(expected, 2)::VARCHAR AS expected, message FROM anomalies "
+                  "WHERE day BETWEEN ? AND ? QUALIFY row_number() OVER (PARTITION BY day "
                   "ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 "
-                  "ELSE 2 END, kind DESC, scope, key LIMIT 10"),
+                  "ELSE 2 END, kind DESC, scope, key, rule) <= 3 "
+                  "ORDER BY day DESC, CASE severity WHEN 'critical' THEN 0 "
+                  "WHEN 'warning' THEN 1 ELSE 2 END, kind DESC, scope, key, rule"),
     Table("recommendations", ("day", "kind", "scope", "key"),
           "What to change and what it would save over the 7 days ending on the day: prompt "
           "caching, trimming the prompt, batching small requests, a cheaper model of the same "
@@ -211,9 +216,11 @@ TABLES: tuple[Table, ...] = (
           "never exceed the cost they come from; rank 1 saves the most.",
           ("kpi_workflow_model_daily", "kpi_run_daily", "showback_daily"), recommendations,
           window_days=7,
-          preview="SELECT rank, kind, key, priority, round(current_cost_usd, 2) AS cost_usd, "
+          preview="SELECT day, rank, kind, key, priority, "
+                  "round(current_cost_usd, 2) AS cost_usd, "
                   "round(potential_savings_usd, 2) AS savings_usd, recommendation "
-                  "FROM recommendations WHERE day = ? ORDER BY rank LIMIT 10"),
+                  "FROM recommendations WHERE day BETWEEN ? AND ? AND rank <= 3 "
+                  "ORDER BY day DESC, rank"),
 )
 
 

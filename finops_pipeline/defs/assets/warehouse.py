@@ -42,18 +42,23 @@ def table_spec(t: Table) -> dg.AssetSpec:
         description=f"{t.description} Grain: {', '.join(t.grain)}. Stored as {where}.")
 
 
+PREVIEW_DAYS = 10
+
+
 def analytics_previews(con: duckdb.DuckDBPyConnection, t: Table, rebuilt: dict,
-                       day: dt.date) -> dict[str, dg.MetadataValue]:
-    """Rows per rebuilt day, and the table's preview of `day` (the run's last day)."""
+                       days: Sequence[dt.date]) -> dict[str, dg.MetadataValue]:
+    """Rows per rebuilt day, and the table's preview of each of the run's days (the last
+    PREVIEW_DAYS of them): the top anomalies, the largest savings."""
     per_day = con.sql(f"SELECT day, count(*) AS rows FROM {t.name} WHERE day BETWEEN ? AND ? "
-                      "GROUP BY day ORDER BY day",
+                      "GROUP BY day ORDER BY day DESC",
                       params=[rebuilt["first_day"], rebuilt["last_day"]]).pl()
     out = {"per_day": markdown_preview(per_day.with_columns(pl.col("day").cast(pl.String)))}
     if t.preview:
-        top = con.sql(t.preview, params=[day]).pl()
-        out["preview_day"] = dg.MetadataValue.text(day.isoformat())
-        out["top"] = (markdown_preview(top, rows=10) if top.height
-                      else dg.MetadataValue.text("none"))
+        first = max(min(days), max(days) - dt.timedelta(days=PREVIEW_DAYS - 1))
+        top = con.sql(t.preview, params=[first, max(days)]).pl()
+        out["top_per_day"] = (markdown_preview(top.with_columns(pl.col("day").cast(pl.String)),
+                                               rows=3 * PREVIEW_DAYS)
+                              if top.height else dg.MetadataValue.text("none"))
     return out
 
 
@@ -80,7 +85,7 @@ def build_warehouse_asset(registered: Sequence[Table]) -> dg.AssetsDefinition:
         with open_for_update(paths, registered) as con:
             report = load_lake_days(con, paths, days, from_lake, context.log.info, config)
             rebuilt = load_analytics(con, days, analytics, context.log.info, config)
-            previews = {r["table"]: analytics_previews(con, by_name[r["table"]], r, days[-1])
+            previews = {r["table"]: analytics_previews(con, by_name[r["table"]], r, days)
                         for r in rebuilt}
         context.log.info(f"warehouse published at {paths.warehouse}")
         per_day = pl.DataFrame(report)
