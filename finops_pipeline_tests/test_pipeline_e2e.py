@@ -147,6 +147,22 @@ def test_range_in_one_run_fills_every_table(data_dir: Path):
     hist = sql(data_dir, "SELECT day, runs, requests, rows_quarantined, rows_duplicate "
                          "FROM history_daily ORDER BY day")
     assert hist.rows() == [(D1, 1, 2, 2, 1), (D2, 2, 1, 2, 0), (D3, 1, 1, 0, 0)]
+    # the analytics of the same publish: tasks, showback, trends, anomalies, and their
+    # previews in the assets' metadata
+    tasks = sql(data_dir, "SELECT day, run_id, completed, retries, total_tokens, "
+                          "classification FROM run_outcomes ORDER BY run_id")
+    assert tasks.rows() == [(D1, 1, True, 0, 3830, "healthy"),  # no PR: completed is its outcome
+                            (D2, 2, True, 0, 1080, "healthy"),
+                            (D2, 3, False, 0, 0, "healthy"),
+                            (D3, 4, True, 0, 1110, "healthy")]
+    org = sql(data_dir, "SELECT day, value, value_7d FROM trend_daily WHERE scope = 'org' "
+                        "AND metric = 'total_tokens' ORDER BY day")
+    assert org.rows() == [(D1, 3830.0, 3830.0), (D2, 1080.0, 4910.0), (D3, 1110.0, 6020.0)]
+    anomalies = result.asset_materializations_for_node("warehouse")
+    by_table = {m.asset_key.path[-1]: m.metadata for m in anomalies}
+    assert "top_per_day" in by_table["anomalies"] and "per_day" in by_table["anomalies"]
+    assert "error_rate_high" in by_table["anomalies"]["top_per_day"].value  # D3: all 500s
+    assert {"run_outcomes", "showback_daily", "trend_daily", "recommendations"} <= set(by_table)
 
 
 def test_every_malformed_line_is_quarantined_with_reason(data_dir: Path):
