@@ -152,12 +152,12 @@ def test_range_in_one_run_fills_every_table(data_dir: Path):
     tasks = sql(data_dir, "SELECT day, run_id, completed, retries, total_tokens, "
                           "classification FROM run_outcomes ORDER BY run_id")
     assert tasks.rows() == [(D1, 1, True, 0, 3830, "healthy"),  # no PR: completed is its outcome
-                            (D2, 2, True, 0, 1080, "healthy"),
+                            (D2, 2, True, 0, 1050, "healthy"),
                             (D2, 3, False, 0, 0, "healthy"),
-                            (D3, 4, True, 0, 1110, "healthy")]
+                            (D3, 4, True, 0, 1010, "healthy")]
     org = sql(data_dir, "SELECT day, value, value_7d FROM trend_daily WHERE scope = 'org' "
                         "AND metric = 'total_tokens' ORDER BY day")
-    assert org.rows() == [(D1, 3830.0, 3830.0), (D2, 1080.0, 4910.0), (D3, 1110.0, 6020.0)]
+    assert org.rows() == [(D1, 3830.0, 3830.0), (D2, 1050.0, 4880.0), (D3, 1010.0, 5890.0)]
     anomalies = result.asset_materializations_for_node("warehouse")
     by_table = {m.asset_key.path[-1]: m.metadata for m in anomalies}
     assert "top_per_day" in by_table["anomalies"] and "per_day" in by_table["anomalies"]
