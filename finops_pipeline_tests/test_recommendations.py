@@ -152,7 +152,7 @@ def test_prompt_caching_fires_below_target_hit_rate():
     assert evidence["input_tokens"] == i and evidence["cache_read_tokens"] == r
     assert evidence["target_hit_rate"] == 0.5 and evidence["cache_hit_rate"] == pytest.approx(0.1)
     assert (evidence["input_mtok"], evidence["cache_read_mtok"]) == (2.0, 0.2)
-    assert "$0.72" in row["recommendation"] and "10.0%" in row["recommendation"]
+    assert "$0.72" in row["recommendation"] and "10%" in row["recommendation"]
 
 
 def test_prompt_caching_sums_the_seven_day_window():

@@ -85,6 +85,10 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from finops_pipeline.transforms.budgets import with_budgets
+from finops_pipeline.transforms.readable import compact as _compact
+from finops_pipeline.transforms.readable import pct as _pct
+from finops_pipeline.transforms.readable import trim as _trim
+from finops_pipeline.transforms.readable import usd as _usd
 
 if TYPE_CHECKING:
     from finops_pipeline.config import FileConfig, Thresholds
@@ -114,36 +118,6 @@ c = pl.col
 
 
 # --- readable numbers, as polars string expressions ------------------------------------------
-
-def _trim(x: pl.Expr, decimals: int = 1) -> pl.Expr:
-    """`x` rounded, as text without a trailing `.0`."""
-    return x.round(decimals).cast(pl.String).str.replace(r"\.0+$", "")
-
-
-def _compact(x: pl.Expr) -> pl.Expr:
-    """2.3M, 450k, 812."""
-    a = x.abs()
-    return (
-        pl.when(a >= 1e9).then(pl.concat_str(_trim(x / 1e9), pl.lit("B")))
-        .when(a >= 1e6).then(pl.concat_str(_trim(x / 1e6), pl.lit("M")))
-        .when(a >= 1e3).then(pl.concat_str(_trim(x / 1e3), pl.lit("k")))
-        .otherwise(_trim(x, 0))
-    )
-
-
-def _usd(x: pl.Expr) -> pl.Expr:
-    """$12.30, <$0.01."""
-    cents = (x.abs() * 100).round(0).cast(pl.Int64)
-    text = pl.concat_str(pl.lit("$"), (cents // 100).cast(pl.String), pl.lit("."),
-                         (cents % 100).cast(pl.String).str.zfill(2))
-    return (pl.when((x > 0) & (x < 0.005)).then(pl.lit("<$0.01"))
-            .when(x < 0).then(pl.concat_str(pl.lit("-"), text)).otherwise(text))
-
-
-def _pct(fraction: pl.Expr) -> pl.Expr:
-    """0.375 -> 37.5%."""
-    return pl.concat_str(_trim(fraction * 100), pl.lit("%"))
-
 
 def _lit_num(value: float, fmt: Callable[[pl.Expr], pl.Expr]) -> pl.Expr:
     return fmt(pl.lit(float(value), dtype=pl.Float64))

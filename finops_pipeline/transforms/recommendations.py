@@ -41,6 +41,9 @@ from finops_pipeline.config import FileConfig
 from finops_pipeline.pricing import PRICE_COLUMNS, unit_price_table
 from finops_pipeline.schemas.token_usage import TOKEN_BUCKETS
 from finops_pipeline.transforms.model_families import cheaper_model_table, normalized_model
+from finops_pipeline.transforms.readable import compact as _tokens
+from finops_pipeline.transforms.readable import pct as _pct
+from finops_pipeline.transforms.readable import usd as _usd
 
 WINDOW_DAYS = 7
 PRIORITY_HIGH_USD = 10.0
@@ -64,21 +67,6 @@ _c = pl.col
 
 
 # --- formatting ---------------------------------------------------------------------------
-
-def _usd(e: pl.Expr) -> pl.Expr:
-    """`$12.34` (rounded to the cent)."""
-    cents = (e * 100).round(0).cast(pl.Int64)
-    return pl.format("${}.{}", cents // 100, (cents % 100).cast(pl.String).str.zfill(2))
-
-
-def _pct(e: pl.Expr) -> pl.Expr:
-    """A fraction as `12.3%`."""
-    return pl.format("{}%", (e * 100).round(1))
-
-
-def _int(e: pl.Expr) -> pl.Expr:
-    return e.round(0).cast(pl.Int64)
-
 
 def _sum_or_null(name: str) -> pl.Expr:
     """Sum that stays null (unknown) when every value is null, as the KPIs do."""
@@ -222,8 +210,8 @@ def _prompt_caching(wm: pl.DataFrame, config: FileConfig) -> pl.DataFrame:
                 "from cache over the 7 days to {} (target {}). Moving {} uncached input tokens "
                 "to cache reads (${}/Mtok instead of ${}/Mtok) would save about {} of {}; the "
                 "cache-write premium is not counted.",
-                "model", "wf", _pct(_c("cache_hit_rate")), uncached_and_read, "day",
-                _pct(_c("target_hit_rate")), _int(_c("tokens_to_cache")), "cache_read_mtok",
+                "model", "wf", _pct(_c("cache_hit_rate")), _tokens(uncached_and_read), "day",
+                _pct(_c("target_hit_rate")), _tokens(_c("tokens_to_cache")), "cache_read_mtok",
                 "input_mtok", _usd(_c("potential_savings_usd")), _usd(_c("current_cost_usd")),
             ).alias("recommendation"),
             pl.struct(
@@ -259,8 +247,8 @@ def _trim_prompt(wm: pl.DataFrame, config: FileConfig) -> pl.DataFrame:
                 "Trim the system prompt, context or tool surface of {} on {}: {} prompt tokens "
                 "for {} output tokens over the 7 days to {} (io_ratio {}, max {}). Cutting {} "
                 "prompt tokens ({}) to reach the max would save about {} of the {} prompt cost.",
-                "wf", "model", "prompt_tokens", "output_tokens", "day",
-                _c("io_ratio").round(1), "io_ratio_max", _int(_c("tokens_cut")),
+                "wf", "model", _tokens(_c("prompt_tokens")), _tokens(_c("output_tokens")), "day",
+                _c("io_ratio").round(1), "io_ratio_max", _tokens(_c("tokens_cut")),
                 _pct(_c("tokens_cut") / _c("prompt_tokens")), _usd(_c("potential_savings_usd")),
                 _usd(_c("prompt_cost_usd")),
             ).alias("recommendation"),
@@ -329,7 +317,7 @@ def _batch_small_requests(runs: pl.DataFrame, config: FileConfig) -> pl.DataFram
                 "Sending them {} at a time (one request with several questions, or fewer "
                 "agent turns) would save about {} of the workflow's {}.",
                 "key", "runs_with_small_requests", "day", "small_requests_min_count",
-                "small_request_output_tokens", "small_requests",
+                "small_request_output_tokens", _tokens(_c("small_requests")),
                 _usd(_c("small_requests_cost_usd")), "batch_size",
                 _usd(_c("potential_savings_usd")), _usd(_c("current_cost_usd")),
             ).alias("recommendation"),
