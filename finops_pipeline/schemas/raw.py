@@ -59,11 +59,19 @@ TOKEN_USAGE = RawKind("token_usage", {
 PULL_REQUESTS = RawKind("pull_requests", {
     "_source": pl.String(), "_line": pl.Int64(), "_raw": pl.String(),
 }, "Copilot coding-agent pull requests as JSON objects")
+AGENT_EVENTS = RawKind("agent_events", {
+    "_source": pl.String(),  # the file
+    "_line": pl.Int64(),  # its line (null for a whole-file JSON document)
+    "_format": pl.String(),  # events (agent-call JSONL) | pipeline_result (seed 004) | otlp
+    "_raw": pl.String(),  # the line, or the file's text for a whole-file document
+    "_decode_error": pl.String(),  # the bytes were not UTF-8
+}, "agent-call telemetry of multi-agent apps: event lines, pipeline results, OTLP lines")
 SKIPS = RawKind("skips", {
     "reason": pl.String(), "count": pl.Int64(),
 }, "runs a source saw but could not take token data from, counted by reason")
 
-RAW_KINDS: dict[str, RawKind] = {k.name: k for k in (RUNS, TOKEN_USAGE, PULL_REQUESTS, SKIPS)}
+RAW_KINDS: dict[str, RawKind] = {k.name: k for k in (RUNS, TOKEN_USAGE, PULL_REQUESTS,
+                                                     AGENT_EVENTS, SKIPS)}
 # Column dicts for the frames sources build.
 RAW_RUNS_SCHEMA = RUNS.schema
 RAW_TOKEN_LINES_SCHEMA = TOKEN_USAGE.schema
