@@ -81,7 +81,8 @@ def test_every_registered_source_has_its_asset_and_fetch_check():
         assert f"sources/{source.name}" in keys
         assert fetch_check_name(source) in checks
         assert set(source.raw_kinds) <= set(RAW_KINDS)
-    assert [s.name for s in SOURCES] == ["github", "gh_aw_logs"]  # the API's copy wins
+    # the API's copy of a run wins over a local one
+    assert [s.name for s in SOURCES] == ["github", "gh_aw_logs", "agent_calls"]
 
 
 def test_a_new_source_is_a_class_and_a_registry_entry(data_dir: Path):  # noqa: F811
@@ -132,7 +133,7 @@ def test_the_table_registry_is_consistent_and_complete():
     for dataset in DATASETS:  # every lake dataset has its fact table
         assert f"fact_{dataset}" in names
     views = [t.name for t in TABLES if t.storage == "lake_view"]
-    assert views == ["fact_llm_requests"]
+    assert views == ["fact_llm_requests", "fact_agent_calls"]  # the large facts
 
 
 IMPORT = re.compile(r"^\s*(?:from|import) finops_pipeline\.(\w+)", re.MULTILINE)

@@ -16,6 +16,12 @@ from dataclasses import dataclass
 import pandera.polars as pa
 import polars as pl
 
+from finops_pipeline.schemas.agent_calls import (
+    AGENT_CALLS_SCHEMA,
+    WORKFLOW_EXECUTIONS_SCHEMA,
+    AgentCalls,
+    WorkflowExecutions,
+)
 from finops_pipeline.schemas.pull_requests import PULL_REQUESTS_SCHEMA, PullRequests
 from finops_pipeline.schemas.raw import RAW_KINDS, with_missing_columns
 from finops_pipeline.schemas.runs import WORKFLOW_RUNS_SCHEMA, WorkflowRuns
@@ -101,6 +107,20 @@ PULL_REQUESTS = Dataset(
     description="Copilot coding-agent pull requests (repo, number) on the day they last "
                 "changed and the day they were opened.",
 )
+AGENT_CALLS = Dataset(
+    "agent_calls", AGENT_CALLS_SCHEMA,
+    key=("workflow_id", "call_id"), sort=("source", "workflow_id", "call_id"),
+    model=AgentCalls, raw_kinds=("agent_events",), priced=True,
+    description="One row per agent call of a multi-agent app (workflow_id, call_id), on the "
+                "day its workflow started; disjoint token buckets, priced.",
+)
+WORKFLOW_EXECUTIONS = Dataset(
+    "workflow_executions", WORKFLOW_EXECUTIONS_SCHEMA,
+    key=("workflow_id",), sort=("source", "workflow_id"),
+    model=WorkflowExecutions, raw_kinds=("agent_events",),
+    description="One row per app workflow execution (workflow_id), on the day it started: "
+                "name, user, session, organization, start, end, status.",
+)
 INGEST_LOG = Dataset(
     "ingest_log", INGEST_LOG_SCHEMA,
     key=("dataset", "source"), sort=("dataset", "source"), model=None, raw_kinds=(),
@@ -108,7 +128,8 @@ INGEST_LOG = Dataset(
 )
 
 # The datasets normalized from raw rows, then the books that account for them.
-DATASETS: dict[str, Dataset] = {d.name: d for d in (WORKFLOW_RUNS, LLM_REQUESTS, PULL_REQUESTS)}
+DATASETS: dict[str, Dataset] = {d.name: d for d in (WORKFLOW_RUNS, LLM_REQUESTS, PULL_REQUESTS,
+                                                   AGENT_CALLS, WORKFLOW_EXECUTIONS)}
 LAKE_DATASETS: dict[str, Dataset] = {**DATASETS, INGEST_LOG.name: INGEST_LOG}
 
 

@@ -9,6 +9,7 @@ wins over a local copy of it. Adding a source is one module under `sources/` and
 from __future__ import annotations
 
 from finops_pipeline.schemas.raw import RAW_KINDS
+from finops_pipeline.sources.agent_calls import AgentCallsSource
 from finops_pipeline.sources.base import Source
 from finops_pipeline.sources.gh_aw_logs import GhAwLogsSource
 from finops_pipeline.sources.github.source import GitHubRestSource
@@ -16,6 +17,7 @@ from finops_pipeline.sources.github.source import GitHubRestSource
 SOURCES: tuple[Source, ...] = (
     GitHubRestSource(),
     GhAwLogsSource(),
+    AgentCallsSource(),
 )
 
 

@@ -88,15 +88,16 @@ def call_chains(calls: pl.DataFrame) -> pl.DataFrame:
             _tokens=c("total_tokens").fill_null(0),
             _cost=c("cost_usd").fill_null(0.0),
             _priced=c("cost_usd").is_not_null(),
-            _nano=(c("cost_usd").fill_null(0.0) * _NANO).round().cast(pl.Int64),
+            _nano=(c("cost_usd").fill_null(0.0) * _NANO).round().cast(pl.Int64, strict=False)
+            .fill_null(0),
         )
         .drop("_known")
     )
 
     levels = _walk_down(nodes)
-    sums = _sum_up(levels, nodes.select(*_KEY, *_OWN))
+    sums = _sum_up(levels)
     depth = pl.concat(
-        [lv.with_columns(depth=pl.lit(i + 1, pl.Int64)) for i, lv in enumerate(levels)]
+        [lv.select(*_KEY, depth=pl.lit(i + 1, pl.Int64)) for i, lv in enumerate(levels)]
     )
     roots = _best_roots(sums)
     on_path = _walk_path(roots, sums)
@@ -137,23 +138,23 @@ def _check_keys(base: pl.DataFrame) -> None:
 
 
 def _walk_down(nodes: pl.DataFrame) -> list[pl.DataFrame]:
-    """The calls reached from the roots, one (workflow_id, call_id) frame per depth level."""
-    edges = nodes.filter(pl.col("_parent").is_not_null()).select(_WF, "_parent", "call_id")
-    frontier = nodes.filter(pl.col("_parent").is_null()).select(_KEY)
+    """The calls reached from the roots (key and `_OWN` columns), one frame per depth level."""
+    edges = nodes.filter(pl.col("_parent").is_not_null()).select(*_KEY, *_OWN)
+    frontier = nodes.filter(pl.col("_parent").is_null()).select(*_KEY, *_OWN)
     levels: list[pl.DataFrame] = []
     while frontier.height:
         if len(levels) >= MAX_LEVELS:
             raise ValueError(f"call_chains: a call chain is deeper than {MAX_LEVELS} levels")
         levels.append(frontier)
         frontier = (
-            frontier.rename({"call_id": "_parent"})
+            frontier.select(_WF, _parent="call_id")
             .join(edges, on=[_WF, "_parent"], how="inner")
-            .select(_KEY)
+            .select(*_KEY, *_OWN)
         )
-    return levels
+    return levels or [frontier]  # no root at all: one empty level keeps the schemas
 
 
-def _sum_up(levels: list[pl.DataFrame], own: pl.DataFrame) -> pl.DataFrame:
+def _sum_up(levels: list[pl.DataFrame]) -> pl.DataFrame:
     """Subtree sums and each reached call's best path downwards, deepest level first.
 
     `_b_*` describe the best path from the call down to a leaf (the call included) and
@@ -163,9 +164,8 @@ def _sum_up(levels: list[pl.DataFrame], own: pl.DataFrame) -> pl.DataFrame:
     done: list[pl.DataFrame] = []
     below: pl.DataFrame | None = None
     for level in reversed(levels):
-        cur = level.join(own, on=_KEY, how="left")
         if below is None:
-            cur = cur.with_columns(pl.lit(None).alias(name) for name in _CHILD_AGG)
+            cur = level.with_columns(pl.lit(None).alias(name) for name in _CHILD_AGG)
         else:
             agg = (
                 # Best child first; the fixed order also fixes the float sums.
@@ -183,7 +183,7 @@ def _sum_up(levels: list[pl.DataFrame], own: pl.DataFrame) -> pl.DataFrame:
                 )
                 .rename({"_parent": "call_id"})
             )
-            cur = cur.join(agg, on=_KEY, how="left")
+            cur = level.join(agg, on=_KEY, how="left")
         cur = cur.with_columns(
             subtree_tokens=c("_tokens") + c("_c_tokens").cast(pl.Int64).fill_null(0),
             _s_cost=c("_cost") + c("_c_cost").cast(pl.Float64).fill_null(0.0),

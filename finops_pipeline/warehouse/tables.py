@@ -35,7 +35,9 @@ import polars as pl
 
 from finops_pipeline.config import FileConfig
 from finops_pipeline.schemas.datasets import LAKE_DATASETS
+from finops_pipeline.transforms.agent_kpis import kpi_agent_daily
 from finops_pipeline.transforms.anomalies import anomalies
+from finops_pipeline.transforms.call_chains import call_chains
 from finops_pipeline.transforms.kpis import (
     history_daily,
     kpi_model_daily,
@@ -168,6 +170,24 @@ TABLES: tuple[Table, ...] = (
           ("workflow_runs", "llm_requests"), _kpi_run_daily, configured=True),
     Table("history_daily", ("day",), "One row per day for the whole estate.",
           ("workflow_runs", "llm_requests", "ingest_log"), history_daily),
+    Table("fact_agent_calls", ("workflow_id", "call_id"),
+          "One row per agent call of a multi-agent app (events, pipeline results), on the day "
+          "its workflow started: agent, model, parent call, user, session, disjoint token "
+          "buckets, cost.",
+          ("agent_calls",), public_columns("agent_calls"), storage="lake_view"),
+    Table("fact_workflow_executions", ("workflow_id",),
+          "One row per app workflow execution, on the day it started: name, user, session, "
+          "organization, start, end, duration, status (succeeded, failed, open: never ended).",
+          ("workflow_executions",), public_columns("workflow_executions")),
+    Table("kpi_agent_daily", ("day", "agent_name"),
+          "Daily KPIs per agent: calls, workflows, tokens, cost, the models it used, success "
+          "rate, latency p50/p95.",
+          ("agent_calls",), kpi_agent_daily),
+    Table("call_chains", ("day", "workflow_id", "call_id"),
+          "Each agent call in its workflow's call tree: depth, subtree tokens and cost, and "
+          "whether it is on the critical path (the root-to-leaf path of greatest cost); "
+          "orphans (unknown parent) and cycles are labelled in chain_problem.",
+          ("agent_calls",), call_chains),
     Table("ingest_log", ("day", "dataset", "source"),
           "rows_in = rows_valid + rows_quarantined + rows_duplicate, per day and source.",
           ("ingest_log",), public_columns("ingest_log")),
