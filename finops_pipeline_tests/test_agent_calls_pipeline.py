@@ -102,3 +102,22 @@ def test_agent_calls_reach_the_warehouse(data_dir: Path, monkeypatch):
     q = pl.read_parquet(data_dir / "quarantine" / "agent_calls" / "day=2026-03-01" /
                         "data.parquet")
     assert q["_reason"].to_list() == ["input_tokens: a non-negative integer (got '-1')"]
+
+    # the usual questions, as views
+    top = sql(data_dir, "SELECT agent_name, calls FROM v_top_spending_agents").rows()
+    assert top[0][0] in ("Dev", "Analyzer") and len(top) == 7  # 4 app agents + PM, Dev, QA
+    users = sql(data_dir, "SELECT user_id, workflows, calls FROM v_top_spending_users").rows()
+    assert users == [("user_123", 1, 4)]
+    wf = sql(data_dir, "SELECT kind, workflow, runs, requests FROM v_expensive_workflows "
+                       "ORDER BY workflow").rows()
+    assert wf == [("app", "Generate Report", 1, 4), ("app", "pipeline", 1, 3)]
+    attribution = sql(data_dir, "SELECT dimension, key, calls FROM v_cost_attribution "
+                                "WHERE dimension IN ('agent', 'user', 'session') "
+                                "AND day = '2026-03-01' ORDER BY dimension, key").rows()
+    assert ("user", "user_123", 4) in attribution and ("session", "session_456", 4) in attribution
+    session = sql(data_dir, "SELECT session_id, user_id, workflows, calls, classification "
+                            "FROM kpi_session_daily").rows()
+    assert session == [("session_456", "user_123", 1, 4, "healthy")]
+    perf = sql(data_dir, "SELECT workflow_name, executions, succeeded, success_rate, calls, "
+                         "avg_duration_seconds FROM kpi_app_workflow_daily ORDER BY day").rows()
+    assert perf == [("Generate Report", 1, 1, 1.0, 4, 105.0), ("pipeline", 1, 1, 1.0, 3, 45.23)]

@@ -35,7 +35,11 @@ import polars as pl
 
 from finops_pipeline.config import FileConfig
 from finops_pipeline.schemas.datasets import LAKE_DATASETS
-from finops_pipeline.transforms.agent_kpis import kpi_agent_daily
+from finops_pipeline.transforms.agent_kpis import (
+    kpi_agent_daily,
+    kpi_app_workflow_daily,
+    kpi_session_daily,
+)
 from finops_pipeline.transforms.anomalies import anomalies
 from finops_pipeline.transforms.call_chains import call_chains
 from finops_pipeline.transforms.kpis import (
@@ -183,6 +187,16 @@ TABLES: tuple[Table, ...] = (
           "Daily KPIs per agent: calls, workflows, tokens, cost, the models it used, success "
           "rate, latency p50/p95.",
           ("agent_calls",), kpi_agent_daily),
+    Table("kpi_session_daily", ("day", "session_id"),
+          "Per user session and day: user, workflows, calls, tokens, cost, duration and the "
+          "seed-000 classification (retries = failed calls; accepted = every workflow "
+          "succeeded).",
+          ("agent_calls", "workflow_executions"), kpi_session_daily, configured=True),
+    Table("kpi_app_workflow_daily", ("day", "workflow_name"),
+          "Workflow performance per app workflow name: executions by status, success rate, "
+          "cost, tokens and calls per execution, duration, tokens per agent call, the "
+          "largest agent's tokens, input/output ratio.",
+          ("agent_calls", "workflow_executions"), kpi_app_workflow_daily),
     Table("call_chains", ("day", "workflow_id", "call_id"),
           "Each agent call in its workflow's call tree: depth, subtree tokens and cost, and "
           "whether it is on the critical path (the root-to-leaf path of greatest cost); "
