@@ -36,7 +36,8 @@ def facts_and_kpis(root: Path) -> tuple[int, int]:
 
 
 def pinned_files(root: Path) -> list[Path]:
-    return sorted((root / "warehouse" / "lake").rglob("*.parquet"))
+    """The request facts' pins (agent calls, another lake view, are pinned beside them)."""
+    return sorted((root / "warehouse" / "lake" / "llm_requests").rglob("*.parquet"))
 
 
 def test_the_fact_view_lists_only_pinned_files_and_copies_no_rows(data_dir: Path):  # noqa: F811
@@ -46,8 +47,8 @@ def test_the_fact_view_lists_only_pinned_files_and_copies_no_rows(data_dir: Path
                            "WHERE table_name = 'fact_llm_requests'").fetchone()[0]
         definition = con.execute("SELECT sql FROM duckdb_views() "
                                  "WHERE view_name = 'fact_llm_requests'").fetchone()[0]
-        manifest = con.execute("SELECT dataset, day FROM meta.lake_files "
-                               "WHERE retired_at IS NULL ORDER BY day").fetchall()
+        manifest = con.execute("SELECT dataset, day FROM meta.lake_files WHERE retired_at IS "
+                               "NULL AND dataset = 'llm_requests' ORDER BY day").fetchall()
     assert kind == "VIEW"
     assert "warehouse/lake/llm_requests/day=2026-03-01/" in definition
     assert "lake/llm_requests/day=*" not in definition  # never the live lake files
@@ -78,7 +79,8 @@ def test_facts_stay_with_the_published_kpis_while_the_lake_is_rewritten(
     # The replaced pin is retired, not deleted: a reader of the previous file still finds it.
     with duckdb.connect(str(DataPaths(data_dir).warehouse), read_only=True) as con:
         retired = con.execute("SELECT file FROM meta.lake_files "
-                              "WHERE retired_at IS NOT NULL").fetchall()
+                              "WHERE retired_at IS NOT NULL AND dataset = 'llm_requests'"
+                              ).fetchall()
     assert len(retired) == 1 and (data_dir / retired[0][0]).is_file()
 
 
@@ -95,7 +97,8 @@ def test_retired_and_orphaned_pins_are_collected_after_the_grace_period(
     later = dt.datetime.now(dt.UTC) + lake_views.RETIRED_GRACE + dt.timedelta(minutes=1)
     with open_for_update(paths) as con:
         unreferenced = lake_views.collect_garbage(con, paths, later)
-        assert len(unreferenced) == 2
+        # the retired request pin and the orphan (and the day's retired agent-call pin)
+        assert len([p for p in unreferenced if "llm_requests" in str(p)]) == 2
         assert len(pinned_files(data_dir)) == 3  # nothing deleted before the publish
     assert pinned_files(data_dir) == [p for p in pinned_files(data_dir)
                                       if p not in unreferenced]  # deleted once published
