@@ -342,3 +342,17 @@ def test_a_deeply_nested_json_file_does_not_abort_the_refresh(tmp_path):
     (land / "deep.json").write_text("[" * 100_000)
     index, read = _index(tmp_path, land)
     assert read == 2
+
+
+def test_glob_roots_are_expanded(tmp_path):
+    from finops_pipeline.sources.gh_aw_logs import discover
+    from finops_pipeline.sources.paths import expand_globs
+    for name in ("a", "b"):
+        run = tmp_path / name / "run-1"
+        run.mkdir(parents=True)
+        (run / "run_summary.json").write_text("{}")
+    (tmp_path / "logs-1.json").write_text("[]")
+    roots = expand_globs([tmp_path / "*" / "run-*", tmp_path / "logs-*.json"])
+    found = discover(roots)
+    assert len(found.run_summaries) == 2 and [p.name for p in found.json_files] == ["logs-1.json"]
+    assert expand_globs([tmp_path / "nothing-*"]) == []

@@ -16,7 +16,6 @@ validation is the lake's.
 from __future__ import annotations
 
 import datetime as dt
-import glob
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -28,6 +27,7 @@ from finops_pipeline.schemas.raw import AGENT_EVENTS
 from finops_pipeline.schemas.timeparse import parse_utc_timestamp
 from finops_pipeline.sources.base import SourceContext, SourceDay
 from finops_pipeline.sources.jsontext import jsonl_frame
+from finops_pipeline.sources.paths import expand_globs
 
 SOURCE = "agent_calls"
 LANDING_NAME = "agent-calls"
@@ -37,16 +37,12 @@ c = pl.col
 def find_files(roots: Iterable[Path]) -> list[Path]:
     """The `.jsonl` and `.json` files under `roots` (folders, files or glob patterns)."""
     found: set[Path] = set()
-    for root in roots:
-        text = str(root)
-        candidates = ([Path(p) for p in glob.glob(text, recursive=True)]
-                      if any(ch in text for ch in "*?[") else [root])
-        for path in candidates:
-            if path.is_dir():
-                found.update(p for p in path.rglob("*") if p.is_file()
-                             and p.suffix in (".jsonl", ".json"))
-            elif path.is_file() and path.suffix in (".jsonl", ".json"):
-                found.add(path)
+    for path in expand_globs(roots):
+        if path.is_dir():
+            found.update(p for p in path.rglob("*") if p.is_file()
+                         and p.suffix in (".jsonl", ".json"))
+        elif path.is_file() and path.suffix in (".jsonl", ".json"):
+            found.add(path)
     return sorted(found)
 
 

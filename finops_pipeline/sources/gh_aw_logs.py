@@ -53,6 +53,7 @@ from finops_pipeline.sources.jsontext import (
     token_lines_frame,
     unreadable_token_file,
 )
+from finops_pipeline.sources.paths import expand_globs
 
 SOURCE = "gh_aw_logs"
 LANDING_NAME = "gh-aw-logs"
@@ -360,7 +361,8 @@ class GhAwLogsSource:
 
     def extract(self, ctx: SourceContext, days: Sequence[dt.date]) -> Iterator[SourceDay]:
         index = LogsIndex(ctx.state / "gh_aw_logs_index.json")
-        roots = [p for p in (ctx.landing, *ctx.settings.source_paths(self.name)) if p]
+        roots = expand_globs([p for p in (ctx.landing, *ctx.settings.source_paths(self.name))
+                              if p])
         found = discover(roots)
         read = index.refresh(found)
         ctx.say(f"gh_aw_logs: {len(found.run_summaries)} run folders and {len(found.json_files)} "
