@@ -321,3 +321,31 @@ def test_thirty_days_volume_and_per_workflow_character(tmp_path: Path) -> None:
 ])
 def test_go_duration(ns: int, text: str) -> None:
     assert go_duration(ns) == text
+
+
+def test_the_demo_agent_app_is_clean_deterministic_and_routed_by_workflow_start(tmp_path):
+    import polars as pl
+
+    from finops_pipeline.demo.agents import generate_agent_calls
+    from finops_pipeline.sources.agent_calls import find_files, read_file, route_to_days
+    from finops_pipeline.transforms.agent_events import normalize_agent_events
+
+    end = dt.date(2026, 3, 10)
+    summary = generate_agent_calls(tmp_path / "a", days=4, end_day=end, seed=3)
+    generate_agent_calls(tmp_path / "b", days=4, end_day=end, seed=3)
+    files_a = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*.json*"))
+    assert files_a == sorted(p.relative_to(tmp_path / "b")
+                             for p in (tmp_path / "b").rglob("*.json*"))
+    assert all((tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes()
+               for f in files_a)
+    rows = route_to_days(pl.concat([read_file(p) for p in find_files([tmp_path / "a"])]))
+    calls = 0
+    for day in rows["_day"].unique().sort():
+        out = normalize_agent_events(
+            {"agent_events": rows.filter(pl.col("_day") == day).drop("_day")}, day, "demo")
+        assert out["agent_calls"].rejected.height == 0
+        assert out["workflow_executions"].rejected.height == 0
+        calls += out["agent_calls"].rows.height
+    assert calls == summary.calls
+    # workflows started late in the evening keep their after-midnight calls on their day
+    assert rows["_day"].max() <= end
