@@ -29,7 +29,8 @@ COLUMN_DOCS = {
     "reasoning_tokens": "informational part of output_tokens, where reported",
     "prompt_tokens": "input + cache_read + cache_write",
     "total_tokens": "prompt_tokens + output_tokens",
-    "token_rule": "how input_tokens was made disjoint: exclusive or inclusive_cache_read",
+    "token_rule": "how input_tokens was made disjoint: exclusive, inclusive_cache_read (OpenAI-"
+                  "style) or inclusive_cache_read_write (OpenTelemetry's gen_ai.usage)",
     "cost_usd": "estimated cost from the unit-price table; null when a model is unpriced",
     "reported_cost_usd": "cost the source itself reported (gh-aw EstimatedCost), never mixed in",
     "reported_ai_credits": "AI credits the source reported (gh-aw aic)",

@@ -12,8 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from finops_pipeline.sources.jsontext import jsonl_frame
-from finops_pipeline.transforms.otlp import (
+from finops_pipeline.schemas.otlp import (
     EXCLUSIVE,
     INCLUSIVE_CACHE_READ,
     INCLUSIVE_CACHE_READ_WRITE,
@@ -24,6 +23,7 @@ from finops_pipeline.transforms.otlp import (
     otlp_span_counts,
     parse_otlp,
 )
+from finops_pipeline.sources.jsontext import jsonl_frame
 
 FIXTURE = Path(__file__).parent / "data" / "otlp" / "collector_traces.jsonl"
 TRACE = "0af7651916cd43dd8448eb211c80319c"

@@ -9,11 +9,9 @@ import polars as pl
 import pytest
 
 from finops_pipeline.schemas.raw import RAW_TOKEN_LINES_SCHEMA
+from finops_pipeline.schemas.token_rules import EXCLUSIVE, INCLUSIVE_CACHE_READ, token_rule
 from finops_pipeline.transforms.requests import (
-    EXCLUSIVE,
-    INCLUSIVE_CACHE_READ,
     parse_requests,
-    token_rule,
 )
 from finops_pipeline_tests.builders import DROP, raw_line_rows, refs_frame, token_record
 

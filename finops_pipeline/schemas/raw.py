@@ -65,6 +65,11 @@ AGENT_EVENTS = RawKind("agent_events", {
     "_format": pl.String(),  # events (agent-call JSONL) | pipeline_result (seed 004) | otlp
     "_raw": pl.String(),  # the line, or the file's text for a whole-file document
     "_decode_error": pl.String(),  # the bytes were not UTF-8
+    # OTLP lines carry spans of several traces, each belonging to the day its trace started:
+    # a line is delivered on each such day with the traces to keep there (JSON array); its
+    # rejected spans are reported once, on its `_primary` day.
+    "_keep_traces": pl.String(),
+    "_primary": pl.Boolean(),
 }, "agent-call telemetry of multi-agent apps: event lines, pipeline results, OTLP lines")
 SKIPS = RawKind("skips", {
     "reason": pl.String(), "count": pl.Int64(),

@@ -8,9 +8,9 @@ Events arrive in any order, across files and days, and a call may come before it
 start; a workflow whose events span midnight belongs to the day it started. So the source
 reads every file, learns each workflow's start day, and routes every line to it: a line of a
 workflow without a start goes to the day of its workflow's earliest event, a line without a
-workflow (or an unreadable one) to its own timestamp's day, else to the file's modification
-day, where the lake quarantines it with its reason. Fields are only peeked at for routing;
-validation is the lake's.
+workflow to its own timestamp's day, an unreadable line to the first day of its file's other
+lines (else the file's modification day), where the lake quarantines it with its reason.
+Fields are only peeked at for routing; validation is the lake's.
 """
 
 from __future__ import annotations
@@ -62,7 +62,9 @@ def read_file(path: Path) -> pl.DataFrame:
                             schema={"_line": pl.Int64, "_raw": pl.String,
                                     "_decode_error": pl.String, "_format": pl.String})
     return rows.with_columns(pl.lit(str(path)).alias("_source"),
-                             pl.lit(_mtime_day(path)).alias("_file_day"))
+                             pl.lit(_mtime_day(path)).alias("_file_day"),
+                             pl.lit(None, pl.String).alias("_keep_traces"),
+                             pl.lit(True).alias("_primary"))
 
 
 def route_to_days(rows: pl.DataFrame) -> pl.DataFrame:
@@ -82,8 +84,9 @@ def route_to_days(rows: pl.DataFrame) -> pl.DataFrame:
     earliest = (peek.filter(c("_wid").is_not_null(), c("_own_day").is_not_null())
                 .group_by("_wid").agg(c("_own_day").min().alias("_first_day")))
     routed = peek.join(started, on="_wid", how="left").join(earliest, on="_wid", how="left")
+    day = pl.coalesce("_start_day", "_first_day", "_own_day")
     return routed.with_columns(
-        pl.coalesce("_start_day", "_first_day", "_own_day", "_file_day").alias("_day"))
+        pl.coalesce(day, day.min().over("_source"), "_file_day").alias("_day"))
 
 
 class AgentCallsSource:

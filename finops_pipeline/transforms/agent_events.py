@@ -32,9 +32,11 @@ from finops_pipeline.schemas.agent_calls import (
     RawAgentEvent,
     WorkflowExecutions,
 )
+from finops_pipeline.schemas.json_engine import int_from_text
+from finops_pipeline.schemas.otlp import parse_otlp
 from finops_pipeline.schemas.timeparse import parse_utc_timestamp
 from finops_pipeline.transforms.accounting import Normalized, dedupe, to_quarantine
-from finops_pipeline.transforms.json_extract import extract_fields, int_from_text
+from finops_pipeline.transforms.json_extract import extract_fields
 from finops_pipeline.transforms.validation import split_valid
 
 #: An event's input_tokens excludes the cache buckets it reports beside it.
@@ -217,6 +219,34 @@ def parse_pipeline_results(files: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFr
     return calls, executions, rejected
 
 
+SPAN_WITHOUT_USAGE = "span without gen_ai.usage attributes (not a call)"
+
+
+def parse_otlp_lines(lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """(calls, rejected, spans without usage) of the day's OTLP lines: the calls of the traces
+    each line keeps this day; rejected spans and skipped spans of its primary day only."""
+    text = lines.select("_source", "_line", "_raw", "_decode_error")
+    calls = parse_otlp(text).calls
+    keep = (lines.filter(c("_keep_traces").is_not_null())
+            .select("_source", "_line",
+                    c("_keep_traces").str.json_decode(pl.List(pl.String)).alias("workflow_id"))
+            .explode("workflow_id"))
+    calls = calls.join(keep, on=["_source", "_line", "workflow_id"], how="semi")
+    primary = parse_otlp(lines.filter(c("_primary").fill_null(True))
+                         .select("_source", "_line", "_raw", "_decode_error"))
+    skipped = int(primary.span_counts["spans_without_usage"].sum())
+    mapped = calls.select(
+        "workflow_id", "call_id", "parent_call_id", "agent_name",
+        c("provider").fill_null("unknown"), "model",
+        *[pl.lit(None, pl.String).alias(f) for f in ("workflow_name", "user_id",
+                                                     "organization_id")],
+        "session_id", "timestamp", "latency_ms", "success", "input_tokens",
+        "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens",
+        "token_rule", "request_id", pl.lit(None, pl.Float64).alias("reported_cost_usd"),
+        "reported_ai_credits", "_source", "_line")
+    return mapped, primary.rejected, skipped
+
+
 def _finish(rows: pl.DataFrame, schema: Mapping[str, pl.DataType], day: dt.date,
             source: str) -> pl.DataFrame:
     out = rows.with_columns(pl.lit(day).alias("day"), pl.lit(source).alias("source"))
@@ -248,11 +278,14 @@ def normalize_agent_events(raw: Mapping[str, pl.DataFrame], day: dt.date,
     orphan_ends = orphan_ends.with_columns(pl.lit(
         "workflow_end of a workflow whose workflow_start never arrived").alias("_reason"))
     call_events = _calls_from_events(events, executions)
+    otlp_calls, otlp_rejected, spans_skipped = parse_otlp_lines(
+        lines.filter(c("_format") == "otlp"))
+    call_events = pl.concat([call_events, otlp_calls], how="diagonal_relaxed")
     raw_text = lines.select("_source", "_line", "_raw")
 
     is_exec_type = c("type").is_in(["workflow_start", "workflow_end"]).fill_null(False)
-    call_rejected = pl.concat([rejected_events.filter(~is_exec_type), rejected_results],
-                              how="diagonal_relaxed")
+    call_rejected = pl.concat([rejected_events.filter(~is_exec_type), rejected_results,
+                               otlp_rejected], how="diagonal_relaxed")
     calls = _finish(pl.concat([call_events, result_calls], how="diagonal_relaxed"),
                     AGENT_CALLS_SCHEMA, day, source)
     calls, inconsistent = split_valid(calls, AgentCalls)
@@ -278,7 +311,9 @@ def normalize_agent_events(raw: Mapping[str, pl.DataFrame], day: dt.date,
     return {
         "agent_calls": Normalized(calls.sort("workflow_id", "call_id"),
                                   to_quarantine(call_quarantine, day, source), calls_in,
-                                  dup_calls, files),
+                                  dup_calls, files, runs_skipped=spans_skipped,
+                                  skip_reasons={SPAN_WITHOUT_USAGE: spans_skipped}
+                                  if spans_skipped else {}),
         "workflow_executions": Normalized(execs.sort("workflow_id"),
                                           to_quarantine(exec_quarantine, day, source),
                                           execs_in, dup_starts + dup_ends + dup_execs, files),

@@ -7,33 +7,11 @@ reject), and never raise on a malformed line, which polars' `json_decode` does.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping, Sequence
 
-import duckdb
 import polars as pl
 
-# An in-memory database costs ~20 ms to open, more than extracting a whole day; share one
-# per process and give each call its own cursor (cursors are independent connections).
-_ENGINE: duckdb.DuckDBPyConnection | None = None
-_ENGINE_LOCK = threading.Lock()
-
-
-def _cursor() -> duckdb.DuckDBPyConnection:
-    global _ENGINE
-    with _ENGINE_LOCK:
-        if _ENGINE is None:
-            _ENGINE = duckdb.connect()
-        return _ENGINE.cursor()
-
-
-def int_from_text(expr: pl.Expr) -> pl.Expr:
-    """An extracted integer field as Int64, exactly.
-
-    Ids above 2**53 must not pass through a float; integral floats ("1000.0") pass the raw
-    checks, so their zero fraction is dropped before the integer cast.
-    """
-    return expr.str.replace(r"\.0*$", "").cast(pl.Int64, strict=False)
+from finops_pipeline.schemas.json_engine import cursor as _cursor
 
 
 def _path_literal(path: str) -> str:

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 import polars as pl
 
 from finops_pipeline.schemas.datasets import PULL_REQUESTS
+from finops_pipeline.schemas.json_engine import int_from_text
 from finops_pipeline.schemas.pull_requests import (
     PULL_REQUESTS_SCHEMA,
     PullRequests,
@@ -15,7 +16,7 @@ from finops_pipeline.schemas.pull_requests import (
 )
 from finops_pipeline.schemas.timeparse import parse_utc_timestamp
 from finops_pipeline.transforms.accounting import Normalized, dedupe, to_quarantine
-from finops_pipeline.transforms.json_extract import extract_fields, int_from_text
+from finops_pipeline.transforms.json_extract import extract_fields
 from finops_pipeline.transforms.validation import split_valid
 
 PR_FIELDS = ("repo", "number", "state", "created_at", "updated_at", "merged_at", "closed_at",

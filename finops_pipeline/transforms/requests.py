@@ -13,7 +13,12 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from finops_pipeline.schemas.json_engine import int_from_text
 from finops_pipeline.schemas.timeparse import parse_utc_timestamp
+from finops_pipeline.schemas.token_rules import (
+    INCLUSIVE_CACHE_READ,
+    token_rule,
+)
 from finops_pipeline.schemas.token_usage import (
     FIELDS,
     LLM_REQUESTS_SCHEMA,
@@ -22,37 +27,14 @@ from finops_pipeline.schemas.token_usage import (
     LlmRequests,
     RawTokenUsage,
 )
-from finops_pipeline.transforms.json_extract import extract_fields, int_from_text
+from finops_pipeline.transforms.json_extract import extract_fields
 from finops_pipeline.transforms.validation import split_valid
-
-EXCLUSIVE = "exclusive"  # input_tokens excludes cache reads and writes (Anthropic)
-INCLUSIVE_CACHE_READ = "inclusive_cache_read"  # input_tokens includes cache reads (OpenAI)
-PROVIDER_RULES = {
-    "anthropic": EXCLUSIVE,
-    "openai": INCLUSIVE_CACHE_READ,
-    "copilot": INCLUSIVE_CACHE_READ,
-    "gemini": INCLUSIVE_CACHE_READ,
-}
-
 
 
 @dataclass(frozen=True)
 class ParsedRequests:
     requests: pl.DataFrame  # canonical rows (before de-duplication)
     rejected: pl.DataFrame  # raw rows with _reason
-
-
-def token_rule(provider: pl.Expr, model: pl.Expr) -> pl.Expr:
-    """The input-token convention of a record: by provider, else by model family.
-
-    `opencode` and `unknown` proxy several vendors, so their model name decides: Claude models
-    report Anthropic's exclusive counts, everything else the OpenAI-style inclusive ones.
-    """
-    return provider.replace_strict(PROVIDER_RULES, default=None).fill_null(
-        pl.when(model.str.to_lowercase().str.contains("claude"))
-        .then(pl.lit(EXCLUSIVE))
-        .otherwise(pl.lit(INCLUSIVE_CACHE_READ))
-    )
 
 
 def _int(name: str) -> pl.Expr:

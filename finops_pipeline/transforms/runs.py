@@ -12,6 +12,7 @@ from finops_pipeline.schemas.gh_aw_layout import (
     AW_INFO_FIELD_PATHS,
     RUN_FIELD_PATHS,
 )
+from finops_pipeline.schemas.json_engine import int_from_text
 from finops_pipeline.schemas.runs import (
     FAILED_CONCLUSIONS,
     RAW_RUN_INT_FIELDS,
@@ -21,7 +22,7 @@ from finops_pipeline.schemas.runs import (
     WorkflowRuns,
 )
 from finops_pipeline.schemas.timeparse import parse_utc_timestamp
-from finops_pipeline.transforms.json_extract import extract_fields, int_from_text
+from finops_pipeline.transforms.json_extract import extract_fields
 from finops_pipeline.transforms.validation import split_valid
 
 _URL_REPO = r"^https?://[^/]+/(?:api/v3/)?(?:repos/)?([^/]+/[^/]+)/actions/runs/"

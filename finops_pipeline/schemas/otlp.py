@@ -44,7 +44,7 @@ Token buckets are disjoint (DESIGN section 5); two conventions, recorded in `tok
   `gen_ai.usage.output_tokens` as the provider reported them, and the cache and reasoning
   counts as STRING attributes `awf.cached_read`, `awf.cached_write`, `awf.reasoning`, beside
   `awf.ai_credits` and `awf.request_id`. Its input count follows the provider's own
-  convention, exactly as its token-usage.jsonl does, so the rule of `requests.token_rule` is
+  convention, exactly as its token-usage.jsonl does, so the rule of `token_rules.token_rule` is
   applied: Anthropic's input excludes the cache (`exclusive`, kept as is); OpenAI's, Copilot's
   and Gemini's include cache reads (`inclusive_cache_read`: input - awf.cached_read).
   OTel-style provider names are folded first (`github` -> copilot, `google`/`gcp.gemini` ->
@@ -71,8 +71,9 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from finops_pipeline.transforms.json_extract import _cursor, int_from_text
-from finops_pipeline.transforms.requests import EXCLUSIVE, INCLUSIVE_CACHE_READ, token_rule
+from finops_pipeline.schemas.json_engine import cursor as _cursor
+from finops_pipeline.schemas.json_engine import int_from_text
+from finops_pipeline.schemas.token_rules import EXCLUSIVE, INCLUSIVE_CACHE_READ, token_rule
 
 #: OpenTelemetry's convention: input_tokens includes cache reads and cache writes.
 INCLUSIVE_CACHE_READ_WRITE = "inclusive_cache_read_write"
