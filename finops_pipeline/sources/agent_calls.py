@@ -25,7 +25,7 @@ import polars as pl
 from finops_pipeline.config import Settings
 from finops_pipeline.schemas.raw import AGENT_EVENTS
 from finops_pipeline.schemas.timeparse import parse_utc_timestamp
-from finops_pipeline.sources.base import SourceContext, SourceDay
+from finops_pipeline.sources.base import SourceContext, SourceDay, deliver_routed
 from finops_pipeline.sources.jsontext import jsonl_frame
 from finops_pipeline.sources.paths import expand_globs
 
@@ -112,9 +112,4 @@ class AgentCallsSource:
                 else pl.DataFrame(schema={**AGENT_EVENTS.schema, "_day": pl.Date}))
         ctx.say(f"agent_calls: {len(files)} files, {rows.height} lines or documents under "
                 f"{len(roots)} roots")
-        columns = list(AGENT_EVENTS.schema)
-        for day in days:
-            mine = rows.filter(c("_day") == day)
-            yield SourceDay(day, {"agent_events": mine.select(columns)},
-                            figures={"lines": mine.height,
-                                     "files": mine.select(c("_source").n_unique()).item()})
+        yield from deliver_routed(rows, days, "agent_events", list(AGENT_EVENTS.schema))

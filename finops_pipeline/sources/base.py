@@ -95,3 +95,14 @@ def failed_days(days: Sequence[dt.date], error: str) -> Iterator[SourceDay]:
     """Every day of `days` as not delivered, for the same reason."""
     for day in days:
         yield SourceDay(day, None, error=error)
+
+
+def deliver_routed(rows: pl.DataFrame, days: Sequence[dt.date], kind: str,
+                   columns: Sequence[str]) -> Iterator[SourceDay]:
+    """One SourceDay per day of `days` from raw rows already routed to days (`_day`): the
+    rows of the day as raw kind `kind`, with the lines and files they came from as figures."""
+    for day in days:
+        mine = rows.filter(pl.col("_day") == day)
+        yield SourceDay(day, {kind: mine.select(list(columns))},
+                        figures={"lines": mine.height,
+                                 "files": mine.select(pl.col("_source").n_unique()).item()})

@@ -22,7 +22,7 @@ import polars as pl
 from finops_pipeline.config import Settings
 from finops_pipeline.schemas.otlp import parse_otlp
 from finops_pipeline.schemas.raw import AGENT_EVENTS
-from finops_pipeline.sources.base import SourceContext, SourceDay
+from finops_pipeline.sources.base import SourceContext, SourceDay, deliver_routed
 from finops_pipeline.sources.jsontext import jsonl_frame
 from finops_pipeline.sources.paths import expand_globs
 
@@ -94,9 +94,4 @@ class OtelSource:
         routed = route_lines(read_lines(files))
         ctx.say(f"otel: {len(files)} files, {routed.select('_source', '_line').n_unique()} "
                 f"lines under {len(roots)} roots")
-        columns = list(AGENT_EVENTS.schema)
-        for day in days:
-            mine = routed.filter(c("_day") == day)
-            yield SourceDay(day, {"agent_events": mine.select(columns)},
-                            figures={"lines": mine.height,
-                                     "files": mine.select(c("_source").n_unique()).item()})
+        yield from deliver_routed(routed, days, "agent_events", list(AGENT_EVENTS.schema))
