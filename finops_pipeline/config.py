@@ -135,6 +135,8 @@ class FileConfig(_Strict):
     budgets: list[Budget] = Field(default_factory=list)
     thresholds: Thresholds = Field(default_factory=Thresholds)
     prices: list[PriceOverride] = Field(default_factory=list)
+    # Context window (tokens) by model name, where genai-prices' catalog does not know it.
+    context_windows: dict[str, int] = Field(default_factory=dict)
     report: Report = Field(default_factory=Report)
     schedule: Schedule = Field(default_factory=Schedule)
 

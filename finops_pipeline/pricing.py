@@ -29,7 +29,7 @@ import datetime as dt
 import functools
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -385,3 +385,20 @@ def unpriced_summary(requests_priced: pl.DataFrame) -> pl.DataFrame:
         .select(list(UNPRICED_SUMMARY_SCHEMA))
         .cast(UNPRICED_SUMMARY_SCHEMA)
     )
+
+
+def context_window_table(keys: pl.DataFrame,
+                         overrides: Mapping[str, int] | None = None) -> pl.DataFrame:
+    """`context_window` (tokens) per distinct (provider, model) of `keys`: finops.yaml's
+    `context_windows` (by model name) first, else genai-prices' model catalog; null when
+    neither knows the model."""
+    overrides = dict(overrides or {})
+    rows = []
+    for provider, model in keys.select("provider", "model").unique().rows():
+        window = overrides.get(model) if model is not None else None
+        if window is None and provider is not None and model is not None:
+            match = _resolve(provider, model)
+            window = match.model.context_window if match is not None else None
+        rows.append({"provider": provider, "model": model, "context_window": window})
+    return pl.DataFrame(rows, schema={"provider": pl.String, "model": pl.String,
+                                      "context_window": pl.Int64})

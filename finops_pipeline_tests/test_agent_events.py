@@ -146,3 +146,21 @@ def test_bad_pipeline_results_are_quarantined():
     assert reasons["y.json"] == "invalid JSON"
     assert reasons["z.json"].startswith("agent 2: usage.output_tokens")
     assert calls.rows["agent_name"].to_list() == ["PM", "QA"]
+
+
+def test_the_seed_004_efficiency_metrics_per_execution():
+    from finops_pipeline.config import FileConfig
+    from finops_pipeline.transforms.agent_kpis import execution_efficiency
+    calls, _ = run([result_row(SEED_004)])
+    got = execution_efficiency(calls.rows, config=FileConfig()).to_dicts()[0]
+    # the seed's metadata.token_usage.efficiency_metrics
+    assert round(got["avg_tokens_per_agent"], 2) == 4575.33
+    assert got["max_agent_tokens"] == 6912
+    assert round(got["context_window_use_pct"], 2) == 3.46  # of Claude 3.5 Sonnet's 200K
+    assert round(got["io_ratio"], 3) == 0.662
+    assert got["agent_calls"] == 3
+    assert round(got["cost_per_agent_avg"], 6) == 0.01152
+    # a window finops.yaml names wins over the catalog's
+    small = execution_efficiency(calls.rows, config=FileConfig(
+        context_windows={"claude-3-5-sonnet-20241022": 13_824})).to_dicts()[0]
+    assert small["context_window_use_pct"] == 50.0

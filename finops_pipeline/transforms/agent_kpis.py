@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from finops_pipeline.pricing import context_window_table
 from finops_pipeline.schemas.token_usage import TOKEN_BUCKETS
 from finops_pipeline.transforms.outcomes import classify
 
@@ -137,3 +138,42 @@ def kpi_app_workflow_daily(calls: pl.DataFrame, executions: pl.DataFrame) -> pl.
         .alias("io_ratio"),
     )
     return out.select(KPI_APP_WORKFLOW_DAILY_COLUMNS).sort("day", "workflow_name")
+
+
+EXECUTION_EFFICIENCY_COLUMNS = (
+    "day", "workflow_id", "workflow_name", "agent_calls", "input_tokens", "output_tokens",
+    "total_tokens", "cost_usd", "reported_cost_usd", "avg_tokens_per_agent",
+    "max_agent_tokens", "io_ratio", "context_window", "context_window_use_pct",
+    "cost_per_agent_avg",
+)
+
+
+def execution_efficiency(calls: pl.DataFrame, *, config: FileConfig) -> pl.DataFrame:
+    """Seed 004's efficiency figures per workflow execution (day, workflow_id): agent calls,
+    tokens, average and largest agent call, input/output ratio (all input buckets over
+    output), and context-window use: the largest call's total tokens over its model's window
+    (finops.yaml `context_windows`, else genai-prices' catalog), in percent."""
+    c = pl.col
+    windows = context_window_table(calls.select("provider", "model"), config.context_windows)
+    per_call = calls.join(windows, on=["provider", "model"], how="left", nulls_equal=True)
+    largest = c("total_tokens").arg_max()
+    out = per_call.group_by("day", "workflow_id").agg(
+        c("workflow_name").drop_nulls().first(),
+        pl.len().cast(pl.Int64).alias("agent_calls"),
+        c("prompt_tokens").sum().cast(pl.Int64).alias("input_tokens"),
+        c("output_tokens").sum().cast(pl.Int64),
+        c("total_tokens").sum().cast(pl.Int64),
+        pl.when(c("cost_usd").is_not_null().any()).then(c("cost_usd").sum()).alias("cost_usd"),
+        pl.when(c("reported_cost_usd").is_not_null().any())
+        .then(c("reported_cost_usd").sum()).alias("reported_cost_usd"),
+        c("total_tokens").mean().alias("avg_tokens_per_agent"),
+        c("total_tokens").max().cast(pl.Int64).alias("max_agent_tokens"),
+        c("context_window").get(largest).alias("context_window"),
+        pl.coalesce(c("cost_usd"), c("reported_cost_usd")).mean().alias("cost_per_agent_avg"),
+    ).with_columns(
+        pl.when(c("output_tokens") > 0).then(c("input_tokens") / c("output_tokens"))
+        .alias("io_ratio"),
+        pl.when(c("context_window") > 0)
+        .then(100 * c("max_agent_tokens") / c("context_window")).alias("context_window_use_pct"),
+    )
+    return out.select(EXECUTION_EFFICIENCY_COLUMNS).sort("day", "workflow_id")

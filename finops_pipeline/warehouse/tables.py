@@ -36,6 +36,7 @@ import polars as pl
 from finops_pipeline.config import FileConfig
 from finops_pipeline.schemas.datasets import LAKE_DATASETS
 from finops_pipeline.transforms.agent_kpis import (
+    execution_efficiency,
     kpi_agent_daily,
     kpi_app_workflow_daily,
     kpi_session_daily,
@@ -197,6 +198,12 @@ TABLES: tuple[Table, ...] = (
           "cost, tokens and calls per execution, duration, tokens per agent call, the "
           "largest agent's tokens, input/output ratio.",
           ("agent_calls", "workflow_executions"), kpi_app_workflow_daily),
+    Table("execution_efficiency", ("day", "workflow_id"),
+          "Seed 004's efficiency figures per app workflow execution: agent calls, tokens, "
+          "average and largest agent call, input/output ratio, and context-window use (the "
+          "largest call over its model's window: finops.yaml context_windows, else "
+          "genai-prices' catalog).",
+          ("agent_calls",), execution_efficiency, configured=True),
     Table("call_chains", ("day", "workflow_id", "call_id"),
           "Each agent call in its workflow's call tree: depth, subtree tokens and cost, and "
           "whether it is on the critical path (the root-to-leaf path of greatest cost); "
