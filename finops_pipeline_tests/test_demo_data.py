@@ -327,7 +327,8 @@ def test_the_demo_agent_app_is_clean_deterministic_and_routed_by_workflow_start(
     import polars as pl
 
     from finops_pipeline.demo.agents import generate_agent_calls
-    from finops_pipeline.sources.agent_calls import find_files, read_file, route_to_days
+    from finops_pipeline.sources.agent_calls import SUFFIXES, read_file, route_to_days
+    from finops_pipeline.sources.paths import find_files
     from finops_pipeline.transforms.agent_events import normalize_agent_events
 
     end = dt.date(2026, 3, 10)
@@ -338,7 +339,7 @@ def test_the_demo_agent_app_is_clean_deterministic_and_routed_by_workflow_start(
                              for p in (tmp_path / "b").rglob("*.json*"))
     assert all((tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes()
                for f in files_a)
-    rows = route_to_days(pl.concat([read_file(p) for p in find_files([tmp_path / "a"])]))
+    rows = route_to_days(pl.concat([read_file(p) for p in find_files([tmp_path / "a"], SUFFIXES)]))
     calls = 0
     for day in rows["_day"].unique().sort():
         out = normalize_agent_events(

@@ -16,8 +16,7 @@ Fields are only peeked at for routing; validation is the lake's.
 from __future__ import annotations
 
 import datetime as dt
-import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import polars as pl
@@ -27,27 +26,13 @@ from finops_pipeline.schemas.raw import AGENT_EVENTS
 from finops_pipeline.schemas.timeparse import parse_utc_timestamp
 from finops_pipeline.sources.base import SourceContext, SourceDay, deliver_routed
 from finops_pipeline.sources.jsontext import jsonl_frame
-from finops_pipeline.sources.paths import expand_globs
+from finops_pipeline.sources.paths import find_files, mtime_day
 
 SOURCE = "agent_calls"
+#: Event JSONL and pipeline-result documents.
+SUFFIXES = (".jsonl", ".json")
 LANDING_NAME = "agent-calls"
 c = pl.col
-
-
-def find_files(roots: Iterable[Path]) -> list[Path]:
-    """The `.jsonl` and `.json` files under `roots` (folders, files or glob patterns)."""
-    found: set[Path] = set()
-    for path in expand_globs(roots):
-        if path.is_dir():
-            found.update(p for p in path.rglob("*") if p.is_file()
-                         and p.suffix in (".jsonl", ".json"))
-        elif path.is_file() and path.suffix in (".jsonl", ".json"):
-            found.add(path)
-    return sorted(found)
-
-
-def _mtime_day(path: Path) -> dt.date:
-    return dt.datetime.fromtimestamp(os.stat(path).st_mtime, tz=dt.UTC).date()
 
 
 def read_file(path: Path) -> pl.DataFrame:
@@ -62,7 +47,7 @@ def read_file(path: Path) -> pl.DataFrame:
                             schema={"_line": pl.Int64, "_raw": pl.String,
                                     "_decode_error": pl.String, "_format": pl.String})
     return rows.with_columns(pl.lit(str(path)).alias("_source"),
-                             pl.lit(_mtime_day(path)).alias("_file_day"),
+                             pl.lit(mtime_day(path)).alias("_file_day"),
                              pl.lit(None, pl.String).alias("_keep_traces"),
                              pl.lit(True).alias("_primary"))
 
@@ -106,7 +91,7 @@ class AgentCallsSource:
 
     def extract(self, ctx: SourceContext, days: Sequence[dt.date]) -> Iterator[SourceDay]:
         roots = [p for p in (ctx.landing, *ctx.settings.source_paths(self.name)) if p]
-        files = find_files(roots)
+        files = find_files(roots, SUFFIXES)
         frames = [read_file(p) for p in files]
         rows = (route_to_days(pl.concat(frames, how="diagonal_relaxed")) if frames
                 else pl.DataFrame(schema={**AGENT_EVENTS.schema, "_day": pl.Date}))

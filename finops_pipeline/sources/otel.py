@@ -13,8 +13,7 @@ modification day).
 from __future__ import annotations
 
 import datetime as dt
-import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import polars as pl
@@ -24,28 +23,17 @@ from finops_pipeline.schemas.otlp import parse_otlp
 from finops_pipeline.schemas.raw import AGENT_EVENTS
 from finops_pipeline.sources.base import SourceContext, SourceDay, deliver_routed
 from finops_pipeline.sources.jsontext import jsonl_frame
-from finops_pipeline.sources.paths import expand_globs
+from finops_pipeline.sources.paths import find_files, mtime_day
 
 SOURCE = "otel"
 LANDING_NAME = "otel"
 c = pl.col
 
 
-def find_jsonl(roots: Iterable[Path]) -> list[Path]:
-    found: set[Path] = set()
-    for path in expand_globs(roots):
-        if path.is_dir():
-            found.update(p for p in path.rglob("*.jsonl") if p.is_file())
-        elif path.is_file() and path.suffix == ".jsonl":
-            found.add(path)
-    return sorted(found)
-
-
 def read_lines(paths: Sequence[Path]) -> pl.DataFrame:
     frames = [jsonl_frame(p.read_bytes()).with_columns(
         pl.lit(str(p)).alias("_source"),
-        pl.lit(dt.datetime.fromtimestamp(os.stat(p).st_mtime, tz=dt.UTC).date())
-        .alias("_file_day")) for p in paths]
+        pl.lit(mtime_day(p)).alias("_file_day")) for p in paths]
     schema = {"_line": pl.Int64, "_raw": pl.String, "_decode_error": pl.String,
               "_source": pl.String, "_file_day": pl.Date}
     return pl.concat(frames) if frames else pl.DataFrame(schema=schema)
@@ -90,7 +78,7 @@ class OtelSource:
 
     def extract(self, ctx: SourceContext, days: Sequence[dt.date]) -> Iterator[SourceDay]:
         roots = [p for p in (ctx.landing, *ctx.settings.source_paths(self.name)) if p]
-        files = find_jsonl(roots)
+        files = find_files(roots, (".jsonl",))
         routed = route_lines(read_lines(files))
         ctx.say(f"otel: {len(files)} files, {routed.select('_source', '_line').n_unique()} "
                 f"lines under {len(roots)} roots")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import glob
 from collections.abc import Iterable
 from pathlib import Path
@@ -18,3 +19,20 @@ def expand_globs(roots: Iterable[Path]) -> list[Path]:
         else:
             out.append(root)
     return out
+
+
+def find_files(roots: Iterable[Path], suffixes: tuple[str, ...]) -> list[Path]:
+    """The files with one of `suffixes` under `roots` (folders, files or glob patterns),
+    sorted and each once."""
+    found: set[Path] = set()
+    for path in expand_globs(roots):
+        if path.is_dir():
+            found.update(p for p in path.rglob("*") if p.is_file() and p.suffix in suffixes)
+        elif path.is_file() and path.suffix in suffixes:
+            found.add(path)
+    return sorted(found)
+
+
+def mtime_day(path: Path) -> dt.date:
+    """The UTC day a file was last modified (where a line that says nothing else goes)."""
+    return dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.UTC).date()

@@ -35,12 +35,13 @@ from finops_pipeline.schemas.agent_calls import (
 from finops_pipeline.schemas.json_engine import int_from_text
 from finops_pipeline.schemas.otlp import parse_otlp
 from finops_pipeline.schemas.timeparse import parse_utc_timestamp
+from finops_pipeline.schemas.token_rules import EXCLUSIVE
 from finops_pipeline.transforms.accounting import Normalized, dedupe, to_quarantine
 from finops_pipeline.transforms.json_extract import extract_fields
 from finops_pipeline.transforms.validation import split_valid
 
 #: An event's input_tokens excludes the cache buckets it reports beside it.
-EVENT_TOKEN_RULE = "exclusive"
+EVENT_TOKEN_RULE = EXCLUSIVE
 c = pl.col
 
 PIPELINE_AGENTS = pl.List(pl.Struct({
@@ -171,9 +172,8 @@ def parse_pipeline_results(files: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFr
     ok = meta.filter(c("_reason").is_null()).with_columns(
         c("_agents").str.json_decode(PIPELINE_AGENTS).alias("_agents"),
         parse_utc_timestamp(c("timestamp")).alias("timestamp"))
-    agents = ok.with_columns(c("_agents").list.eval(
-        pl.struct(pl.element(), pl.int_range(pl.len()).alias("i"))).alias("_agents")
-    ).explode("_agents").unnest("_agents").rename({"": "agent"}, strict=False)
+    agents = (ok.with_columns(pl.int_ranges(c("_agents").list.len()).alias("i"))
+              .explode("_agents", "i").rename({"_agents": "agent"}))
     agents = agents.filter(c("agent").is_not_null()).unnest("agent").unnest("usage")
     bad_agent = (
         pl.when(c("agent_name").is_null()).then(pl.lit("an agent without agent_name"))
@@ -224,16 +224,18 @@ SPAN_WITHOUT_USAGE = "span without gen_ai.usage attributes (not a call)"
 
 def parse_otlp_lines(lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, int]:
     """(calls, rejected, spans without usage) of the day's OTLP lines: the calls of the traces
-    each line keeps this day; rejected spans and skipped spans of its primary day only."""
-    text = lines.select("_source", "_line", "_raw", "_decode_error")
-    calls = parse_otlp(text).calls
+    each line keeps this day; rejected spans and skipped spans of its primary day only. Each
+    line is decoded once: its primary copy with its books, another day's for its calls."""
+    text = ["_source", "_line", "_raw", "_decode_error"]
+    is_primary = c("_primary").fill_null(True)
+    primary = parse_otlp(lines.filter(is_primary).select(text))
+    other = parse_otlp(lines.filter(~is_primary).select(text))
     keep = (lines.filter(c("_keep_traces").is_not_null())
             .select("_source", "_line",
                     c("_keep_traces").str.json_decode(pl.List(pl.String)).alias("workflow_id"))
             .explode("workflow_id"))
-    calls = calls.join(keep, on=["_source", "_line", "workflow_id"], how="semi")
-    primary = parse_otlp(lines.filter(c("_primary").fill_null(True))
-                         .select("_source", "_line", "_raw", "_decode_error"))
+    calls = pl.concat([primary.calls, other.calls]).join(
+        keep, on=["_source", "_line", "workflow_id"], how="semi")
     skipped = int(primary.span_counts["spans_without_usage"].sum())
     mapped = calls.select(
         "workflow_id", "call_id", "parent_call_id", "agent_name",

@@ -12,6 +12,7 @@ import polars as pl
 
 from finops_pipeline.pricing import context_window_table
 from finops_pipeline.schemas.token_usage import TOKEN_BUCKETS
+from finops_pipeline.transforms.kpis import ratio_metrics
 from finops_pipeline.transforms.outcomes import classify
 
 if TYPE_CHECKING:
@@ -47,13 +48,7 @@ def kpi_agent_daily(calls: pl.DataFrame) -> pl.DataFrame:
         (c("success") == False).sum().cast(pl.Int64).alias("failed_calls"),  # noqa: E712
         c("latency_ms").quantile(0.5, "linear").alias("latency_p50_ms"),
         c("latency_ms").quantile(0.95, "linear").alias("latency_p95_ms"),
-    ).with_columns(
-        pl.when((c("cache_read_tokens") + c("input_tokens")) > 0)
-        .then(c("cache_read_tokens") / (c("cache_read_tokens") + c("input_tokens")))
-        .alias("cache_hit_rate"),
-        pl.when(c("output_tokens") > 0).then(c("prompt_tokens") / c("output_tokens"))
-        .alias("io_ratio"),
-    )
+    ).with_columns(ratio_metrics()[:2])  # cache_hit_rate, io_ratio (no HTTP status here)
     return out.select(KPI_AGENT_DAILY_COLUMNS).sort("day", "agent_name")
 
 

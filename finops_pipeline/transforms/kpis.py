@@ -219,28 +219,15 @@ def kpi_run_daily(runs: pl.DataFrame, requests: pl.DataFrame, *,
     c = pl.col
     small = c("output_tokens") < small_request_output_tokens
     by_run = requests.group_by(keys).agg(
-        pl.len().cast(pl.Int64).alias("requests"),
-        (c("status") >= 400).sum().cast(pl.Int64).alias("error_requests"),
-        *[c(b).sum().cast(pl.Int64) for b in TOKEN_BUCKETS],
-        c("prompt_tokens").sum().cast(pl.Int64),
-        c("total_tokens").sum().cast(pl.Int64),
-        pl.when(c("cost_usd").is_not_null().any()).then(c("cost_usd").sum()).alias("cost_usd"),
-        c("cost_usd").is_null().sum().cast(pl.Int64).alias("unpriced_requests"),
+        *request_sums(),
         small.sum().cast(pl.Int64).alias("small_requests"),
         c("cost_usd").filter(small).sum().alias("small_requests_cost_usd"),
-        c("model").mode().sort().first().alias("top_model"),
     )
     out = runs.select(
         "day", "repo", "workflow", "run_id", "run_attempt", "head_branch", "event", "conclusion",
         "is_failed", "has_token_data", "url", "created_at", "turns", "duration_ms",
     ).join(by_run, on=keys, how="left")
-    zero = ("requests", "error_requests", *TOKEN_BUCKETS, "prompt_tokens", "total_tokens",
-            "unpriced_requests", "small_requests")
-    out = out.with_columns(
-        *[c(k).fill_null(0) for k in zero],
-        c("small_requests_cost_usd").fill_null(0.0),
-        # No requests: nothing was spent (0), unlike requests that could not be priced (null).
-        pl.when(c("requests").fill_null(0) == 0).then(pl.lit(0.0)).otherwise(c("cost_usd"))
-        .alias("cost_usd"),
-    )
+    # No requests: nothing was spent (0), unlike requests that could not be priced (null).
+    out = _fill_requests(out).with_columns(c("small_requests").fill_null(0),
+                                           c("small_requests_cost_usd").fill_null(0.0))
     return out.select(KPI_RUN_DAILY_COLUMNS).sort("day", *keys)
