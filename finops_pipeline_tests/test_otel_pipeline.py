@@ -41,11 +41,29 @@ def test_otel_spans_become_agent_calls_on_their_trace_start_day(tmp_path: Path):
         {"key": "service.name", "value": {"stringValue": "night-agent"}}]},
         "scopeSpans": [{"spans": spans}]}]}
     (landing / "night.jsonl").write_text(json.dumps(line) + "\n{broken\n")
+    # the api-proxy's own file fallback (/var/log/api-proxy/otel.jsonl): one span per line
+    proxy = {"_schema": "otel-span/v0.25.0", "event": "otel_span", "traceId": "c" * 32,
+             "spanId": "4" * 16, "parentSpanId": None, "name": "api_proxy.copilot.request",
+             "startTimeMs": int(dt.datetime(2025, 12, 4, 9, tzinfo=dt.UTC).timestamp() * 1000),
+             "endTimeMs": int(dt.datetime(2025, 12, 4, 9, 0, 3, tzinfo=dt.UTC).timestamp()
+                              * 1000),
+             "attributes": {"gen_ai.provider.name": "copilot", "awf.request_id": "r-1",
+                            "gen_ai.response.model": "gpt-4.1",
+                            "gen_ai.usage.input_tokens": 1000, "gen_ai.usage.output_tokens": 50,
+                            "awf.cached_read": "600", "awf.cached_write": "0",
+                            "awf.ai_credits": "0.5"},
+             "status": {"code": 1}}
+    (landing / "otel.jsonl").write_text(json.dumps(proxy) + "\n")
     materialize(root, D1, D2)
 
     calls = sql(root, "SELECT day, workflow_id, agent_name, provider, input_tokens, "
                       "cache_read_tokens, token_rule, cost_usd FROM fact_agent_calls "
                       "WHERE source = 'otel' ORDER BY day, workflow_id, call_id")
+    is_proxy_file = pl.col("workflow_id") == "c" * 32
+    assert calls.filter(is_proxy_file).select(
+        "day", "agent_name", "input_tokens", "cache_read_tokens", "token_rule").rows() == [
+        (D2, "awf-api-proxy", 400, 600, "inclusive_cache_read")]
+    calls = calls.filter(~is_proxy_file)
     night = calls.filter(pl.col("agent_name") == "night-agent")
     assert night.select("day", "workflow_id", "input_tokens").rows() == [
         (D1, a, 100), (D1, a, 200), (D2, b, 300)]
@@ -65,4 +83,15 @@ def test_otel_spans_become_agent_calls_on_their_trace_start_day(tmp_path: Path):
     # 3 fixture calls + 2 night calls + the broken line; the fixture's span without usage
     assert (first["rows_in"], first["rows_valid"], first["rows_quarantined"]) == (6, 5, 1)
     assert first["runs_skipped"] == 1 and "without gen_ai.usage" in first["skip_reasons"]
-    assert (log[1]["rows_in"], log[1]["rows_valid"]) == (1, 1)
+    assert (log[1]["rows_in"], log[1]["rows_valid"]) == (2, 2)  # trace b, the proxy file
+
+    # each trace with a call is a workflow execution on the day it started
+    executions = sql(root, "SELECT day, workflow_id, workflow_name, status, duration_ms "
+                           "FROM fact_workflow_executions WHERE source = 'otel' "
+                           "ORDER BY day, workflow_id")
+    assert executions.filter(pl.col("workflow_id").is_in([a, b, "c" * 32])).rows() == [
+        (D1, a, "chat gpt-4o", "succeeded", 122_000),
+        (D2, b, "chat gpt-4o", "succeeded", 2_000),
+        (D2, "c" * 32, "api_proxy.copilot.request", "succeeded", 3_000)]
+    fixture_traces = fixture.select("workflow_id").n_unique()
+    assert executions.height == 3 + fixture_traces

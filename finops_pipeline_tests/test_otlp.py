@@ -19,6 +19,7 @@ from finops_pipeline.schemas.otlp import (
     OTLP_CALLS_SCHEMA,
     OTLP_REJECTED_SCHEMA,
     OTLP_SPAN_COUNTS_SCHEMA,
+    OTLP_SPANS_SCHEMA,
     otlp_calls,
     otlp_span_counts,
     parse_otlp,
@@ -198,7 +199,6 @@ def test_bad_lines_are_rejected_with_reasons() -> None:
         "[1, 2]",
         '{"hello": "world"}',
         '{"resourceMetrics": []}',
-        json.dumps({"event": "otel_span", "traceId": TRACE, "spanId": "b7ad6b7169203331"}),
         '{"resourceSpans": 5}',
         '{"resourceSpans": []}',  # an empty export: nothing to report, nothing wrong
     )
@@ -211,9 +211,7 @@ def test_bad_lines_are_rejected_with_reasons() -> None:
         3: "record is a JSON array, not an object",
         4: "not an OTLP trace export (no resourceSpans)",
         5: "an OTLP metrics or logs export, not traces (no resourceSpans)",
-        6: "an api-proxy otel.jsonl span record (its file fallback), not an OTLP export "
-           "(no resourceSpans)",
-        7: "resourceSpans is a JSON number, not an array",
+        6: "resourceSpans is a JSON number, not an array",
     }
     assert rejected.filter(pl.col("_line") == 2)["_raw"].item() == '{"resourceSpans": ['
 
@@ -355,3 +353,80 @@ def test_parse_otlp_gives_everything_from_one_decode() -> None:
     calls, rejected = otlp_calls(lines)
     assert parsed.calls.equals(calls) and parsed.rejected.equals(rejected)
     assert parsed.span_counts.equals(otlp_span_counts(lines))
+
+
+def _fallback_record(**fields: Any) -> str:
+    """A line of the api-proxy's /var/log/api-proxy/otel.jsonl (its FileSpanExporter)."""
+    record = {
+        "_schema": "otel-span/v0.25.0", "timestamp": "2025-12-03T13:00:02.000Z",
+        "event": "otel_span", "traceId": TRACE, "spanId": "b7ad6b7169203331",
+        "parentSpanId": None, "name": "api_proxy.anthropic.request", "kind": 2,
+        "startTimeMs": 1_764_766_800_123, "endTimeMs": 1_764_766_801_623,
+        "attributes": {
+            "http.request.method": "POST", "gen_ai.provider.name": "anthropic",
+            "gen_ai.operation.name": "chat", "gen_ai.request.stream": True,
+            "awf.request_id": "req-1", "gen_ai.response.model": "claude-sonnet-4-5",
+            "gen_ai.usage.input_tokens": 120, "gen_ai.usage.output_tokens": 30,
+            "awf.cached_read": "4000", "awf.cached_write": "500", "awf.reasoning": "0",
+            "awf.ai_credits": "1.25", "http.response.status_code": 200},
+        "events": [{"name": "gen_ai.usage", "attributes": {}}],
+        "status": {"code": 1},
+    }
+    record.update(fields)
+    return json.dumps(record)
+
+
+def test_api_proxy_file_fallback_records_are_calls() -> None:
+    """The api-proxy writes one span per line when no OTLP endpoint is set; its spans map like
+    the OTLP export of the same span (Anthropic's input excludes the cache)."""
+    parsed = parse_otlp(_lines(
+        _fallback_record(),
+        _fallback_record(spanId="c7ad6b7169203332", parentSpanId="b7ad6b7169203331",
+                         status={"code": 2, "message": "HTTP 529"}),
+        _fallback_record(spanId="d7ad6b7169203333", attributes={"http.request.method": "GET"}),
+        _fallback_record(spanId="e7ad6b7169203334",
+                         attributes={"gen_ai.usage.input_tokens": "many"}),
+    ))
+    calls = parsed.calls
+    assert calls["call_id"].to_list() == ["b7ad6b7169203331", "c7ad6b7169203332"]
+    first = calls.row(0, named=True)
+    assert (first["input_tokens"], first["output_tokens"], first["cache_read_tokens"],
+            first["cache_write_tokens"]) == (120, 30, 4000, 500)
+    assert first["token_rule"] == EXCLUSIVE
+    assert first["agent_name"] == "awf-api-proxy"  # the api-proxy's default service.name
+    assert first["provider"] == "anthropic" and first["model"] == "claude-sonnet-4-5"
+    assert first["reported_ai_credits"] == 1.25 and first["request_id"] == "req-1"
+    assert first["timestamp"] == dt.datetime(2025, 12, 3, 13, 0, 0, 123000, tzinfo=dt.UTC)
+    assert first["latency_ms"] == 1500 and first["success"] is True
+    assert first["parent_call_id"] is None and first["operation"] == "chat"
+    assert calls.row(1, named=True)["success"] is False
+    assert calls.row(1, named=True)["parent_call_id"] == "b7ad6b7169203331"
+    assert parsed.rejected["_line"].to_list() == [4]
+    assert parsed.rejected["_reason"].item() == (
+        "gen_ai.usage.input_tokens: not an integer (got 'many')")
+    assert parsed.rejected["_raw"].item().startswith('{"_schema": "otel-span/')
+    assert parsed.span_counts.row(0, named=True) == {
+        "_source": "traces.jsonl", "spans": 4, "calls": 2, "spans_without_usage": 1}
+    assert parsed.spans.height == 3  # the rejected span is not part of the structure
+
+
+def test_spans_give_the_trace_structure() -> None:
+    root = _span("a1a1a1a1a1a1a1a1", name="handle_ticket",
+                 attributes={"user.id": "u-7", "gen_ai.conversation.id": "conv-1"},
+                 status={"code": 2})
+    agent = _span("b2b2b2b2b2b2b2b2", parentSpanId="a1a1a1a1a1a1a1a1",
+                  name="invoke_agent Triage",
+                  attributes={"gen_ai.operation.name": "invoke_agent",
+                              "gen_ai.agent.name": "Triage"})
+    chat = _span("c3c3c3c3c3c3c3c3", parentSpanId="b2b2b2b2b2b2b2b2",
+                 attributes={**USAGE, "enduser.id": "u-8"})
+    parsed = parse_otlp(_lines(_export(root, agent, chat)))
+    spans = parsed.spans.sort("span_id")
+    assert spans.schema == pl.Schema(OTLP_SPANS_SCHEMA)
+    assert spans["is_call"].to_list() == [False, False, True]
+    assert spans["operation"].to_list() == [None, "invoke_agent", None]
+    assert spans["agent_attr"].to_list() == [None, "Triage", None]
+    assert spans["user_id"].to_list() == ["u-7", None, "u-8"]
+    assert spans["error"].to_list() == [True, False, False]
+    assert spans["start_ns"][0] == START
+    assert parsed.calls["user_id"].item() == "u-8"

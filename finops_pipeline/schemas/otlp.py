@@ -87,6 +87,15 @@ OTLP_CALLS_SCHEMA: dict[str, pl.DataType] = {
     "token_rule": pl.String(), "latency_ms": pl.Int64(),
     "timestamp": pl.Datetime("us", "UTC"), "success": pl.Boolean(),
     "request_id": pl.String(), "reported_ai_credits": pl.Float64(), "span_name": pl.String(),
+    "operation": pl.String(), "user_id": pl.String(),
+}
+#: Every span that is not rejected (calls and spans without usage): the trace's structure.
+OTLP_SPANS_SCHEMA: dict[str, pl.DataType] = {
+    "_source": pl.String(), "_line": pl.Int64(), "workflow_id": pl.String(),
+    "span_id": pl.String(), "parent_span_id": pl.String(), "span_name": pl.String(),
+    "is_call": pl.Boolean(), "operation": pl.String(), "agent_attr": pl.String(),
+    "service_name": pl.String(), "user_id": pl.String(), "session_id": pl.String(),
+    "start_ns": pl.Int64(), "end_ns": pl.Int64(), "error": pl.Boolean(),
 }
 OTLP_REJECTED_SCHEMA: dict[str, pl.DataType] = {
     "_source": pl.String(), "_line": pl.Int64(), "_reason": pl.String(), "_raw": pl.String(),
@@ -114,6 +123,11 @@ AWF_CACHED_WRITE = "awf.cached_write"
 AWF_REASONING = "awf.reasoning"
 AWF_AI_CREDITS = "awf.ai_credits"
 AWF_REQUEST_ID = "awf.request_id"
+OPERATION = "gen_ai.operation.name"  # chat, invoke_agent, execute_tool, ...
+USER_ID = "user.id"
+OLD_USER_ID = "enduser.id"  # deprecated in favour of user.id
+#: Service name of the api-proxy's otel.jsonl records, which carry no resource.
+API_PROXY_SERVICE = "awf-api-proxy"
 #: Token bucket -> (OpenTelemetry attributes, newest first; the api-proxy's attributes).
 BUCKETS = {
     "input": ((INPUT, OLD_INPUT), (INPUT, OLD_INPUT)),
@@ -127,7 +141,7 @@ SPAN_ATTRIBUTES = (
     OLD_CACHE_READ, OLD_CACHE_CREATION,
     AWF_CACHED_READ, AWF_CACHED_WRITE, AWF_REASONING, AWF_AI_CREDITS, AWF_REQUEST_ID,
     "gen_ai.agent.name", "gen_ai.provider.name", "gen_ai.system", "gen_ai.response.model",
-    "gen_ai.request.model", "gen_ai.conversation.id",
+    "gen_ai.request.model", "gen_ai.conversation.id", OPERATION, USER_ID, OLD_USER_ID,
 )
 #: OTel-style provider names -> the api-proxy provider whose input convention they share.
 PROVIDER_ALIASES = {
@@ -152,6 +166,25 @@ _SPAN_STRUCTURE = json.dumps({
     "startTimeUnixNano": "VARCHAR", "endTimeUnixNano": "VARCHAR", "attributes": _ATTRIBUTES,
     "status": {"code": "VARCHAR"},
 })
+# The api-proxy's file fallback (/var/log/api-proxy/otel.jsonl, no OTLP endpoint set): one
+# span per line, {"event": "otel_span", traceId, spanId, parentSpanId, name, startTimeMs,
+# endTimeMs, attributes: {key: value}, status: {code}}, rebuilt here as an OTLP span (times
+# to nanoseconds, the attribute object to OTLP's key/value list, every value as text).
+_FALLBACK_SPAN = """{
+    'traceId': json_extract_string(_raw, '$.traceId'),
+    'spanId': json_extract_string(_raw, '$.spanId'),
+    'parentSpanId': json_extract_string(_raw, '$.parentSpanId'),
+    'name': json_extract_string(_raw, '$.name'),
+    'startTimeUnixNano': coalesce(
+        CAST(TRY_CAST(json_extract_string(_raw, '$.startTimeMs') AS HUGEINT) * 1000000
+             AS VARCHAR), json_extract_string(_raw, '$.startTimeMs')),
+    'endTimeUnixNano': CAST(TRY_CAST(json_extract_string(_raw, '$.endTimeMs') AS HUGEINT)
+                            * 1000000 AS VARCHAR),
+    'attributes': list_transform(
+        map_entries(json_transform(json_extract(_raw, '$.attributes'),
+                                   '"MAP(VARCHAR, JSON)"')),
+        lambda e: {'key': e.key, 'value': {'stringValue': json_extract_string(e.value, '$')}}),
+    'status': {'code': json_extract_string(_raw, '$.status.code')}}"""
 _JSON_TYPE_NAMES = {"VARCHAR": "string", "BIGINT": "number", "UBIGINT": "number",
                     "DOUBLE": "number", "BOOLEAN": "boolean", "OBJECT": "object",
                     "ARRAY": "array", "NULL": "null"}
@@ -216,9 +249,7 @@ def _line_reason(has_last_line: bool) -> pl.Expr:
               + pl.lit(", not an object"))
         .when(c("_spans_type").is_null() & c("_other_signal"))
         .then(pl.lit("an OTLP metrics or logs export, not traces (no resourceSpans)"))
-        .when(c("_spans_type").is_null() & (c("_event") == "otel_span"))
-        .then(pl.lit("an api-proxy otel.jsonl span record (its file fallback), not an OTLP "
-                     "export (no resourceSpans)"))
+        .when(c("_fallback_span").is_not_null()).then(pl.lit(None, pl.String))  # an api-proxy otel.jsonl record
         .when(c("_spans_type").is_null())
         .then(pl.lit("not an OTLP trace export (no resourceSpans)"))
         .when(c("_spans_type") != "ARRAY")
@@ -247,7 +278,9 @@ def _decode(lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
                     WHEN _json_ok THEN 'ARRAY' END AS _spans_type,
                CASE WHEN _odd THEN json_exists(_raw, '$.resourceMetrics')
                                    OR json_exists(_raw, '$.resourceLogs') END AS _other_signal,
-               CASE WHEN _odd THEN json_extract_string(_raw, '$.event') END AS _event
+               CASE WHEN _odd AND json_extract_string(_raw, '$.event') = 'otel_span'
+                    THEN json_transform(to_json({_FALLBACK_SPAN}), '{_SPAN_STRUCTURE}')
+               END AS _fallback_span
         FROM e""")
     if "_decode_error" not in extra:
         decoded = decoded.with_columns(pl.lit(None, pl.String).alias("_decode_error"))
@@ -280,6 +313,12 @@ def _decode(lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
                CASE WHEN json_type(_span_json) = 'OBJECT'
                     THEN json_transform(_span_json, '{_SPAN_STRUCTURE}') END AS _span
         FROM src""")
+    fallback = decoded.filter(c("_fallback_span").is_not_null()).select(
+        "_order", "_source", "_line", pl.lit(API_PROXY_SERVICE).alias("_service_name"),
+        c("_raw").alias("_span_json"), pl.lit("OBJECT").alias("_span_type"),
+        c("_fallback_span").alias("_span"))
+    spans = pl.concat([spans, fallback], how="vertical_relaxed").sort(
+        "_order", maintain_order=True)
     return spans, rejected
 
 
@@ -426,7 +465,32 @@ def _calls(spans: pl.DataFrame) -> pl.DataFrame:
         _blank_to_null(c(AWF_REQUEST_ID)).alias("request_id"),
         "reported_ai_credits",
         span.struct.field("name").alias("span_name"),
+        _blank_to_null(c(OPERATION)).alias("operation"),
+        _user_id().alias("user_id"),
     )
+
+
+def _user_id() -> pl.Expr:
+    return _blank_to_null(pl.coalesce(c(USER_ID), c(OLD_USER_ID)))
+
+
+def _structure(spans: pl.DataFrame) -> pl.DataFrame:
+    """The spans that are not rejected, as `OTLP_SPANS_SCHEMA` (a trace's shape)."""
+    span = c("_span")
+    return spans.filter(c("_kind") != "reject").select(
+        "_source", "_line", "workflow_id", c("call_id").alias("span_id"),
+        c("parent_call_id").alias("parent_span_id"),
+        span.struct.field("name").alias("span_name"),
+        (c("_kind") == "call").alias("is_call"),
+        _blank_to_null(c(OPERATION)).alias("operation"),
+        _blank_to_null(c("gen_ai.agent.name")).alias("agent_attr"),
+        c("_service_name").alias("service_name"),
+        _user_id().alias("user_id"),
+        _blank_to_null(c("gen_ai.conversation.id")).alias("session_id"),
+        c("_start").alias("start_ns"), c("_end").alias("end_ns"),
+        span.struct.field("status").struct.field("code").str.strip_chars()
+        .is_in(ERROR_STATUS_CODES).fill_null(False).alias("error"),
+    ).filter(c("workflow_id").is_not_null() & c("span_id").is_not_null())
 
 
 @dataclass(frozen=True)
@@ -434,6 +498,7 @@ class ParsedOtlp:
     calls: pl.DataFrame  # OTLP_CALLS_SCHEMA
     rejected: pl.DataFrame  # OTLP_REJECTED_SCHEMA
     span_counts: pl.DataFrame  # OTLP_SPAN_COUNTS_SCHEMA
+    spans: pl.DataFrame  # OTLP_SPANS_SCHEMA
 
 
 def parse_otlp(lines: pl.DataFrame) -> ParsedOtlp:
@@ -458,6 +523,7 @@ def parse_otlp(lines: pl.DataFrame) -> ParsedOtlp:
         calls,
         rejected.select([c(n).cast(t) for n, t in OTLP_REJECTED_SCHEMA.items()]),
         counts,
+        _structure(spans).select([c(n).cast(t) for n, t in OTLP_SPANS_SCHEMA.items()]),
     )
 
 
@@ -489,6 +555,6 @@ def otlp_span_counts(lines: pl.DataFrame) -> pl.DataFrame:
 
 __all__ = [
     "EXCLUSIVE", "INCLUSIVE_CACHE_READ", "INCLUSIVE_CACHE_READ_WRITE", "OTLP_CALLS_SCHEMA",
-    "OTLP_REJECTED_SCHEMA", "OTLP_SPAN_COUNTS_SCHEMA", "ParsedOtlp", "otlp_calls",
+    "OTLP_REJECTED_SCHEMA", "OTLP_SPANS_SCHEMA", "OTLP_SPAN_COUNTS_SCHEMA", "ParsedOtlp", "otlp_calls",
     "otlp_span_counts", "parse_otlp",
 ]

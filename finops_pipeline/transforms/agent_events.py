@@ -38,6 +38,7 @@ from finops_pipeline.schemas.timeparse import parse_utc_timestamp
 from finops_pipeline.schemas.token_rules import EXCLUSIVE
 from finops_pipeline.transforms.accounting import Normalized, dedupe, to_quarantine
 from finops_pipeline.transforms.json_extract import extract_fields
+from finops_pipeline.transforms.otel_traces import AGGREGATE_SPAN, resolve_traces
 from finops_pipeline.transforms.validation import split_valid
 
 #: An event's input_tokens excludes the cache buckets it reports beside it.
@@ -222,10 +223,15 @@ def parse_pipeline_results(files: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFr
 SPAN_WITHOUT_USAGE = "span without gen_ai.usage attributes (not a call)"
 
 
-def parse_otlp_lines(lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, int]:
-    """(calls, rejected, spans without usage) of the day's OTLP lines: the calls of the traces
-    each line keeps this day; rejected spans and skipped spans of its primary day only. Each
-    line is decoded once: its primary copy with its books, another day's for its calls."""
+def parse_otlp_lines(lines: pl.DataFrame
+                     ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, dict[str, int]]:
+    """(calls, executions, rejected, skipped spans by reason) of the day's OTLP lines.
+
+    A line contributes the calls and spans of the traces it keeps this day; its rejected and
+    skipped spans count on its primary day only. Each line is decoded once: its primary copy
+    with its books, another day's for its traces. Traces become call trees and executions in
+    `otel_traces.resolve_traces`.
+    """
     text = ["_source", "_line", "_raw", "_decode_error"]
     is_primary = c("_primary").fill_null(True)
     primary = parse_otlp(lines.filter(is_primary).select(text))
@@ -234,19 +240,26 @@ def parse_otlp_lines(lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, i
             .select("_source", "_line",
                     c("_keep_traces").str.json_decode(pl.List(pl.String)).alias("workflow_id"))
             .explode("workflow_id"))
-    calls = pl.concat([primary.calls, other.calls]).join(
-        keep, on=["_source", "_line", "workflow_id"], how="semi")
-    skipped = int(primary.span_counts["spans_without_usage"].sum())
-    mapped = calls.select(
+    on = ["_source", "_line", "workflow_id"]
+    calls = pl.concat([primary.calls, other.calls]).join(keep, on=on, how="semi")
+    spans = pl.concat([primary.spans, other.spans]).join(keep, on=on, how="semi")
+    calls, executions, aggregates = resolve_traces(calls, spans)
+    skipped = {SPAN_WITHOUT_USAGE: int(primary.span_counts["spans_without_usage"].sum()),
+               AGGREGATE_SPAN: aggregates}
+    mapped = calls.join(executions.select("workflow_id", "workflow_name",
+                                          c("user_id").alias("_trace_user"),
+                                          c("session_id").alias("_trace_session")),
+                        on="workflow_id", how="left").select(
         "workflow_id", "call_id", "parent_call_id", "agent_name",
-        c("provider").fill_null("unknown"), "model",
-        *[pl.lit(None, pl.String).alias(f) for f in ("workflow_name", "user_id",
-                                                     "organization_id")],
-        "session_id", "timestamp", "latency_ms", "success", "input_tokens",
+        c("provider").fill_null("unknown"), "model", "workflow_name",
+        pl.coalesce("user_id", "_trace_user").alias("user_id"),
+        pl.lit(None, pl.String).alias("organization_id"),
+        pl.coalesce("session_id", "_trace_session").alias("session_id"),
+        "timestamp", "latency_ms", "success", "input_tokens",
         "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens",
         "token_rule", "request_id", pl.lit(None, pl.Float64).alias("reported_cost_usd"),
         "reported_ai_credits", "_source", "_line")
-    return mapped, primary.rejected, skipped
+    return mapped, executions, primary.rejected, {k: v for k, v in skipped.items() if v}
 
 
 def _finish(rows: pl.DataFrame, schema: Mapping[str, pl.DataType], day: dt.date,
@@ -280,7 +293,7 @@ def normalize_agent_events(raw: Mapping[str, pl.DataFrame], day: dt.date,
     orphan_ends = orphan_ends.with_columns(pl.lit(
         "workflow_end of a workflow whose workflow_start never arrived").alias("_reason"))
     call_events = _calls_from_events(events, executions)
-    otlp_calls, otlp_rejected, spans_skipped = parse_otlp_lines(
+    otlp_calls, otlp_execs, otlp_rejected, spans_skipped = parse_otlp_lines(
         lines.filter(c("_format") == "otlp"))
     call_events = pl.concat([call_events, otlp_calls], how="diagonal_relaxed")
     raw_text = lines.select("_source", "_line", "_raw")
@@ -297,7 +310,7 @@ def normalize_agent_events(raw: Mapping[str, pl.DataFrame], day: dt.date,
         how="diagonal_relaxed")
 
     exec_rejected = rejected_events.filter(is_exec_type)
-    execs = _finish(pl.concat([executions, result_execs], how="diagonal_relaxed"),
+    execs = _finish(pl.concat([executions, result_execs, otlp_execs], how="diagonal_relaxed"),
                     WORKFLOW_EXECUTIONS_SCHEMA, day, source)
     execs, bad_execs = split_valid(execs, WorkflowExecutions)
     execs, dup_execs = dedupe(execs, ["workflow_id"], ["_source", "_line"])
@@ -308,14 +321,14 @@ def normalize_agent_events(raw: Mapping[str, pl.DataFrame], day: dt.date,
     files = lines.select(c("_source").n_unique()).item()
     calls_in = call_events.height + result_calls.height + call_rejected.height
     starts_in = events.filter(c("type") == "workflow_start").height
-    execs_in = (starts_in + result_execs.height + exec_rejected.height + orphan_ends.height
-                + dup_ends)
+    execs_in = (starts_in + result_execs.height + otlp_execs.height + exec_rejected.height
+                + orphan_ends.height + dup_ends)
     return {
         "agent_calls": Normalized(calls.sort("workflow_id", "call_id"),
                                   to_quarantine(call_quarantine, day, source), calls_in,
-                                  dup_calls, files, runs_skipped=spans_skipped,
-                                  skip_reasons={SPAN_WITHOUT_USAGE: spans_skipped}
-                                  if spans_skipped else {}),
+                                  dup_calls, files,
+                                  runs_skipped=sum(spans_skipped.values()),
+                                  skip_reasons=spans_skipped),
         "workflow_executions": Normalized(execs.sort("workflow_id"),
                                           to_quarantine(exec_quarantine, day, source),
                                           execs_in, dup_starts + dup_ends + dup_execs, files),
