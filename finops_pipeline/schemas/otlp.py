@@ -249,7 +249,8 @@ def _line_reason(has_last_line: bool) -> pl.Expr:
               + pl.lit(", not an object"))
         .when(c("_spans_type").is_null() & c("_other_signal"))
         .then(pl.lit("an OTLP metrics or logs export, not traces (no resourceSpans)"))
-        .when(c("_fallback_span").is_not_null()).then(pl.lit(None, pl.String))  # an api-proxy otel.jsonl record
+        # an api-proxy otel.jsonl record: one span, read as such
+        .when(c("_fallback_span").is_not_null()).then(pl.lit(None, pl.String))
         .when(c("_spans_type").is_null())
         .then(pl.lit("not an OTLP trace export (no resourceSpans)"))
         .when(c("_spans_type") != "ARRAY")
@@ -555,6 +556,6 @@ def otlp_span_counts(lines: pl.DataFrame) -> pl.DataFrame:
 
 __all__ = [
     "EXCLUSIVE", "INCLUSIVE_CACHE_READ", "INCLUSIVE_CACHE_READ_WRITE", "OTLP_CALLS_SCHEMA",
-    "OTLP_REJECTED_SCHEMA", "OTLP_SPANS_SCHEMA", "OTLP_SPAN_COUNTS_SCHEMA", "ParsedOtlp", "otlp_calls",
-    "otlp_span_counts", "parse_otlp",
+    "OTLP_REJECTED_SCHEMA", "OTLP_SPANS_SCHEMA", "OTLP_SPAN_COUNTS_SCHEMA", "ParsedOtlp",
+    "otlp_calls", "otlp_span_counts", "parse_otlp",
 ]
