@@ -50,10 +50,18 @@ Token buckets are disjoint (DESIGN section 5); two conventions, recorded in `tok
   OTel-style provider names are folded first (`github` -> copilot, `google`/`gcp.gemini` ->
   gemini, `azure`/`azure.ai.openai` -> openai); an unknown provider is decided by its model.
 
+The api-proxy's own file fallback (`/var/log/api-proxy/otel.jsonl`, written when no OTLP
+endpoint is configured) holds one span per line (`{"event": "otel_span", traceId, spanId,
+parentSpanId, name, startTimeMs, endTimeMs, attributes: {key: value}, status}`) and no
+resource: such a line is read as that one span, with `service.name` `awf-api-proxy` (the
+api-proxy's default).
+
+`ParsedOtlp.spans` keeps every readable span, calls or not (`OTLP_SPANS_SCHEMA`): the shape of
+each trace, which `transforms/otel_traces.py` turns into call trees and executions.
+
 Rejected, with `_reason` (a bad span never costs the good spans of its line; a rejected span's
 `_raw` is the span's JSON): a line that is not JSON, not an object, or not an OTLP trace export
-(no `resourceSpans` array: metrics/logs exports and the api-proxy's own `otel.jsonl` fallback
-records are named as such); a span element that is not an object; a usage span without
+(no `resourceSpans` array: metrics/logs exports are named as such); a span element that is not an object; a usage span without
 `traceId`, `spanId` or start time; a token count that is not a non-negative integer; an
 `awf.ai_credits` that is not a number; numbers that cannot be made disjoint (cache larger than
 an inclusive input).
