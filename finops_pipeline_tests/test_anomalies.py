@@ -13,6 +13,11 @@ import pytest
 from finops_pipeline.config import Budget, FileConfig, Thresholds
 from finops_pipeline.schemas.datasets import LAKE_DATASETS
 from finops_pipeline.transforms.anomalies import ANOMALIES_SCHEMA, anomalies
+from finops_pipeline.transforms.agent_kpis import (
+    kpi_agent_daily,
+    kpi_session_daily,
+    kpi_user_daily,
+)
 from finops_pipeline.transforms.kpis import kpi_model_daily, kpi_run_daily, kpi_workflow_daily
 
 _RUNS = LAKE_DATASETS["workflow_runs"].empty()
@@ -35,6 +40,12 @@ TREND_SCHEMA: dict[str, pl.DataType] = {
     **{k: pl.Float64() for k in ("value", "value_7d", "prev_7d", "change_pct_7d", "value_28d",
                                   "prev_28d", "change_pct_28d")},
 }
+
+_CALLS = LAKE_DATASETS["agent_calls"].empty()
+AGENT_SCHEMA = kpi_agent_daily(_CALLS).schema
+USER_SCHEMA = kpi_user_daily(_CALLS).schema
+SESSION_SCHEMA = kpi_session_daily(_CALLS, LAKE_DATASETS["workflow_executions"].empty(),
+                                   config=FileConfig()).schema
 
 DAY = dt.date(2026, 3, 10)
 DAYS = (DAY, DAY)
@@ -91,12 +102,14 @@ def trend_row(**over: Any) -> dict[str, Any]:
     return row
 
 
-def run(workflow=(), model=(), runs=(), showback=(), trends=(), *, days=DAYS,
-        config: FileConfig | None = None) -> pl.DataFrame:
+def run(workflow=(), model=(), runs=(), showback=(), trends=(), agents=(), users=(),
+        sessions=(), *, days=DAYS, config: FileConfig | None = None) -> pl.DataFrame:
     return anomalies(
         frame(WF_SCHEMA, list(workflow)), frame(MODEL_SCHEMA, list(model)),
         frame(RUN_SCHEMA, list(runs)), frame(SHOWBACK_SCHEMA, list(showback)),
-        frame(TREND_SCHEMA, list(trends)), days=days, config=config or FileConfig(),
+        frame(TREND_SCHEMA, list(trends)), frame(AGENT_SCHEMA, list(agents)),
+        frame(USER_SCHEMA, list(users)), frame(SESSION_SCHEMA, list(sessions)),
+        days=days, config=config or FileConfig(),
     )
 
 
@@ -480,3 +493,68 @@ def test_spikes_do_not_depend_on_how_far_back_the_load_read():
     spike = wf_row(day=d, total_tokens=20_000_000, cost_usd=60.0)
     short = [r for r in rows if r["day"] >= d - dt.timedelta(days=30)]
     assert run([*short, spike], days=(d, d)).equals(run([*rows, spike], days=(d, d)))
+
+
+# --- multi-agent apps: agents, users, sessions ------------------------------------------------
+
+def agent_row(**over: Any) -> dict[str, Any]:
+    row = dict(day=DAY, agent_name="Analyzer", calls=20, workflows=10, input_tokens=40_000,
+               output_tokens=4_000, cache_read_tokens=0, cache_write_tokens=0,
+               prompt_tokens=40_000, total_tokens=44_000, cost_usd=0.4, failed_calls=0,
+               io_ratio=10.0, cache_hit_rate=0.0)
+    row.update(over)
+    return row
+
+
+def test_agent_rules():
+    out = run(agents=[
+        agent_row(),  # healthy
+        agent_row(agent_name="Flaky", failed_calls=9),  # 45% > 30%
+        agent_row(agent_name="Rare", calls=2, failed_calls=2),  # too few calls to judge
+        agent_row(agent_name="Reader", io_ratio=250.0),
+    ])
+    assert out.select("scope", "key", "rule", "severity").rows() == [
+        ("agent", "Reader", "io_ratio_high", "critical"),
+        ("agent", "Flaky", "error_rate_high", "warning"),
+    ]
+    flaky = one(out, "error_rate_high")
+    assert (flaky["observed"], flaky["expected"]) == (0.45, 0.3)
+    assert flaky["message"].startswith("9 of the agent's 20 calls failed; expected at most 30%")
+
+
+def test_session_classes_are_flags():
+    sessions = [
+        dict(day=DAY, session_id="s-ok", user_id="ana", workflows=1, calls=3, failed_calls=0,
+             total_tokens=9_000, cost_usd=0.1, classification="healthy"),
+        dict(day=DAY, session_id="s-loop", user_id="bob", workflows=2, calls=9, failed_calls=3,
+             total_tokens=12_000, cost_usd=0.3, classification="prompt_or_context_issue"),
+        dict(day=DAY, session_id="s-lost", user_id=None, workflows=1, calls=4, failed_calls=0,
+             total_tokens=4_000, cost_usd=0.05, classification="low_quality_spend"),
+    ]
+    out = run(sessions=sessions)
+    assert out.select("scope", "key", "rule", "severity").rows() == [
+        ("session", "s-loop", "session_prompt_or_context_issue", "warning"),
+        ("session", "s-lost", "session_low_quality_spend", "info"),
+    ]
+    loop = one(out, "session_prompt_or_context_issue")
+    assert (loop["observed"], loop["expected"]) == (12_000, 5_000)
+    assert loop["message"].startswith("session of bob: 12k tokens ($0.30) with 3 failed calls")
+    assert one(out, "session_low_quality_spend")["message"].startswith(
+        "session of an unknown user: 4k tokens")
+
+
+def test_agent_and_user_spikes_and_rising_spend():
+    values = noise_days(random.Random(11), base=3e6, sigma=0.3, zero_share=0.0)
+    values[52] = 2.4e7
+    agents = [agent_row(day=START + dt.timedelta(d), total_tokens=int(v), cost_usd=v * 3e-6)
+              for d, v in enumerate(values)]
+    users = [dict(day=START + dt.timedelta(d), user_id="u-1", total_tokens=int(v),
+                  cost_usd=v * 3e-6) for d, v in enumerate(values)]
+    found = spikes(run(agents=agents, users=users, days=last_30_days()))
+    assert found.select("day", "scope", "key", "rule").rows() == [
+        (START + dt.timedelta(52), scope, key, rule)
+        for scope, key in (("agent", "Analyzer"), ("user", "u-1"))
+        for rule in ("cost_usd_spike", "total_tokens_spike")]
+    rising = run(trends=[trend_row(scope="agent", key="Analyzer", value_7d=12.0, prev_7d=4.0,
+                                   change_pct_7d=200.0)])
+    assert one(rising, "spend_rising")["scope"] == "agent"

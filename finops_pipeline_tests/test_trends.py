@@ -11,6 +11,7 @@ import pytest
 from finops_pipeline.config import FileConfig
 from finops_pipeline.schemas.datasets import LAKE_DATASETS
 from finops_pipeline.schemas.token_usage import LLM_REQUESTS_SCHEMA
+from finops_pipeline.transforms.agent_kpis import kpi_agent_daily, kpi_user_daily
 from finops_pipeline.transforms.kpis import kpi_model_daily, kpi_workflow_daily
 from finops_pipeline.transforms.trends import (
     TREND_DAILY_SCHEMA,
@@ -22,6 +23,8 @@ from finops_pipeline.transforms.trends import (
 WF_SCHEMA = kpi_workflow_daily(LAKE_DATASETS["workflow_runs"].empty(),
                                LAKE_DATASETS["llm_requests"].empty()).schema
 MODEL_SCHEMA = kpi_model_daily(LAKE_DATASETS["llm_requests"].empty()).schema
+NO_AGENTS = kpi_agent_daily(LAKE_DATASETS["agent_calls"].empty())
+NO_USERS = kpi_user_daily(LAKE_DATASETS["agent_calls"].empty())
 B = dt.date(2024, 3, 1)  # first output day
 NO_CONFIG = FileConfig()
 
@@ -66,7 +69,7 @@ def model_frame(rows: list[dict]) -> pl.DataFrame:
 def trends(workflow_rows: list[dict] = (), model_rows: list[dict] = (), *, first: int = 0,
            last: int = 0, config: FileConfig = NO_CONFIG) -> pl.DataFrame:
     return trend_daily(wf_frame(list(workflow_rows)), model_frame(list(model_rows)),
-                       days=(d(first), d(last)), config=config)
+                       NO_AGENTS, NO_USERS, days=(d(first), d(last)), config=config)
 
 
 def one(out: pl.DataFrame, day: dt.date, scope: str, key: str, metric: str) -> dict:
@@ -213,7 +216,8 @@ def test_model_scope_matches_kpi_model_daily():
         _request(d(-3), "openai", "gpt"),
     ], schema=LLM_REQUESTS_SCHEMA)
     kpi = kpi_model_daily(requests)
-    out = trend_daily(wf_frame([]), kpi, days=(d(0), d(1)), config=NO_CONFIG)
+    out = trend_daily(wf_frame([]), kpi, NO_AGENTS, NO_USERS, days=(d(0), d(1)),
+                      config=NO_CONFIG)
     model = out.filter(scope="model")
     assert set(model["metric"]) == set(TREND_METRICS) - {"runs", "avg_tokens_per_run"}
     assert set(out["scope"]) == {"model"}
@@ -240,7 +244,7 @@ def test_output_covers_only_the_requested_days_and_uses_the_full_lookback():
     rows = [wf(d(o), input_tokens=o + 100, output_tokens=0) for o in range(-55, 6)]
     out = trends(rows, [md(d(o)) for o in range(-55, 6)], first=0, last=2)
     assert sorted(set(out["day"])) == [d(0), d(1), d(2)]
-    assert set(out["scope"]) == set(TREND_SCOPES)
+    assert set(out["scope"]) == set(TREND_SCOPES) - {"agent", "user"}  # no agent calls
     row = one(out, d(0), "repo", "acme/api", "total_tokens")
     assert row["prev_28d"] == sum(o + 100 for o in range(-55, -27))  # d-55..d-28
     assert row["value_28d"] == sum(o + 100 for o in range(-27, 1))
@@ -274,3 +278,46 @@ def test_float_costs_leave_no_residue_in_empty_windows():
     assert row["value_7d"] == 0.0 and row["prev_7d"] == 0.0
     assert row["change_pct_7d"] is None
     assert row["value_28d"] == pytest.approx(0.6)
+
+
+def _call(day: dt.date, agent: str, user: str | None, tokens: int, cost: float | None,
+          success: bool = True) -> dict[str, Any]:
+    schema = LAKE_DATASETS["agent_calls"].schema
+    row: dict[str, Any] = dict.fromkeys(schema)
+    row.update(day=day, workflow_id=f"w-{day}-{user}", call_id=f"{agent}-{tokens}",
+               agent_name=agent, provider="openai", model="gpt-4.1", user_id=user,
+               input_tokens=tokens, output_tokens=10, cache_read_tokens=0,
+               cache_write_tokens=0, prompt_tokens=tokens, total_tokens=tokens + 10,
+               cost_usd=cost, success=success)
+    return row
+
+
+def test_agent_and_user_scopes_follow_their_kpis():
+    calls = pl.DataFrame([
+        _call(d(-10), "Triage", "ana", 1000, 0.5),
+        _call(d(0), "Triage", "ana", 2000, 1.0),
+        _call(d(0), "Triage", "bob", 3000, 1.5, success=False),
+        _call(d(0), "Writer", None, 500, None),
+        _call(d(1), "Writer", "bob", 700, 0.25),
+    ], schema=LAKE_DATASETS["agent_calls"].schema)
+    agents, users = kpi_agent_daily(calls), kpi_user_daily(calls)
+    out = trend_daily(wf_frame([]), model_frame([]), agents, users, days=(d(0), d(1)),
+                      config=NO_CONFIG)
+    assert set(out["scope"]) == {"agent", "user"}
+    assert set(out.filter(scope="agent")["metric"]) == set(TREND_METRICS) - {
+        "runs", "avg_tokens_per_run"}
+    triage = one(out, d(0), "agent", "Triage", "total_tokens")
+    assert (triage["value"], triage["value_7d"], triage["value_28d"]) == (5020, 5020, 6030)
+    assert one(out, d(0), "agent", "Triage", "requests")["value"] == 2
+    assert one(out, d(0), "agent", "Triage", "error_rate")["value"] == 0.5
+    assert one(out, d(0), "agent", "Writer", "cost_usd")["value"] is None  # unpriced, unknown
+    assert one(out, d(1), "agent", "Writer", "cost_usd")["value_7d"] == 0.25
+    assert one(out, d(0), "user", "bob", "cost_usd")["value"] == 1.5
+    assert one(out, d(1), "user", "bob", "cost_usd")["value_7d"] == 1.75
+    ana = one(out, d(0), "user", "ana", "cost_usd")
+    assert (ana["value_7d"], ana["prev_7d"], ana["change_pct_7d"]) == (1.0, 0.5, 100.0)
+    # calls without a user have no user row, and a user's day equals kpi_user_daily
+    assert set(out.filter(scope="user")["key"]) == {"ana", "bob"}
+    for row in users.filter(pl.col("day") >= d(0)).to_dicts():
+        got = one(out, row["day"], "user", row["user_id"], "total_tokens")["value"]
+        assert got == row["total_tokens"]

@@ -172,3 +172,56 @@ def execution_efficiency(calls: pl.DataFrame, *, config: FileConfig) -> pl.DataF
         .then(100 * c("max_agent_tokens") / c("context_window")).alias("context_window_use_pct"),
     )
     return out.select(EXECUTION_EFFICIENCY_COLUMNS).sort("day", "workflow_id")
+
+
+KPI_AGENT_MODEL_DAILY_COLUMNS = (
+    "day", "agent_name", "provider", "model", "calls", "failed_calls", *TOKEN_BUCKETS,
+    "prompt_tokens", "total_tokens", "cost_usd", "unpriced_calls",
+)
+
+
+def kpi_agent_model_daily(calls: pl.DataFrame) -> pl.DataFrame:
+    """One row per (day, agent_name, provider, model): the mix of models each agent runs on,
+    what the agent-scoped recommendations (caching, trimming, a cheaper model) price."""
+    c = pl.col
+    out = calls.with_columns(c("agent_name").fill_null("(unnamed)")).group_by(
+        "day", "agent_name", "provider", "model").agg(
+        pl.len().cast(pl.Int64).alias("calls"),
+        (c("success") == False).sum().cast(pl.Int64).alias("failed_calls"),  # noqa: E712
+        *[c(b).sum().cast(pl.Int64) for b in TOKEN_BUCKETS],
+        c("prompt_tokens").sum().cast(pl.Int64),
+        c("total_tokens").sum().cast(pl.Int64),
+        pl.when(c("cost_usd").is_not_null().any()).then(c("cost_usd").sum()).alias("cost_usd"),
+        c("cost_usd").is_null().sum().cast(pl.Int64).alias("unpriced_calls"),
+    )
+    return out.select(KPI_AGENT_MODEL_DAILY_COLUMNS).sort("day", "agent_name", "provider",
+                                                         "model")
+
+
+KPI_USER_DAILY_COLUMNS = (
+    "day", "user_id", "organization_id", "sessions", "workflows", "calls", "failed_calls",
+    *TOKEN_BUCKETS, "prompt_tokens", "total_tokens", "cost_usd", "unpriced_calls",
+    "agents_used", "models_used",
+)
+
+
+def kpi_user_daily(calls: pl.DataFrame) -> pl.DataFrame:
+    """One row per (day, user_id) of calls whose workflow names a user: sessions, workflows,
+    calls, tokens and cost (seed 002's "which users drive the most spend"), the agents and
+    models they used."""
+    c = pl.col
+    out = calls.filter(c("user_id").is_not_null()).group_by("day", "user_id").agg(
+        c("organization_id").drop_nulls().first(),
+        c("session_id").drop_nulls().n_unique().cast(pl.Int64).alias("sessions"),
+        c("workflow_id").n_unique().cast(pl.Int64).alias("workflows"),
+        pl.len().cast(pl.Int64).alias("calls"),
+        (c("success") == False).sum().cast(pl.Int64).alias("failed_calls"),  # noqa: E712
+        *[c(b).sum().cast(pl.Int64) for b in TOKEN_BUCKETS],
+        c("prompt_tokens").sum().cast(pl.Int64),
+        c("total_tokens").sum().cast(pl.Int64),
+        pl.when(c("cost_usd").is_not_null().any()).then(c("cost_usd").sum()).alias("cost_usd"),
+        c("cost_usd").is_null().sum().cast(pl.Int64).alias("unpriced_calls"),
+        c("agent_name").drop_nulls().unique().sort().str.join(", ").alias("agents_used"),
+        c("model").drop_nulls().unique().sort().str.join(", ").alias("models_used"),
+    )
+    return out.select(KPI_USER_DAILY_COLUMNS).sort("day", "user_id")

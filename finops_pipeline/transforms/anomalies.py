@@ -33,14 +33,25 @@ Rules (kind `rule`; `expected` is the threshold of finops.yaml `thresholds:`), p
   seed 000's flags, from showback rows of level repo (scope repo, key the repo), against
   tokens_per_completed_task_max and retry_rate_max.
 
+Multi-agent apps (agent_calls):
+
+* `error_rate_high` (error_rate) per agent (scope agent, key agent_name): failed calls /
+  calls > error_rate_max, on a day with at least AGENT_MIN_CALLS (5) calls.
+* `io_ratio_high` (io_ratio) per agent: io_ratio > io_ratio_max.
+* `session_prompt_or_context_issue` and `session_low_quality_spend` (total_tokens; scope
+  session, key session_id): seed 000's session classes of kpi_session_daily (more than
+  session_tokens_high tokens with session_retries_high failed calls; more than
+  session_tokens_low tokens and a workflow that failed). Warning and info.
+* `spend_rising` also for the agent and user scopes of trend_daily.
+
 Severities: `critical` for budget_overrun, for a threshold rule whose observed value is at
 least twice its (positive) threshold, for spend_rising when the 7-day spend at least doubled,
 for failed_runs_cost when the wasted cost is at least 2 x cost_per_run_max; `info` for
 no_accepted_prs; `warning` otherwise (zero_cache_hits is always a warning).
 
 Statistical spikes (kind `statistical`, rules `total_tokens_spike` and `cost_usd_spike`) for
-scopes workflow (key `repo:workflow`), repo (the sum of its workflows) and model (key
-`provider:model`). For day D the history is the days D-W..D-1 (W = anomaly_window_days) from
+scopes workflow (key `repo:workflow`), repo (the sum of its workflows), model (key
+`provider:model`), agent (agent_name) and user (user_id). For day D the history is the days D-W..D-1 (W = anomaly_window_days) from
 the key's first row within them on, idle days counting as 0: a key first seen 5 days ago has 5
 days of history, and none fires before anomaly_min_history_days. (Rows before the window never
 count, so the result does not depend on how far back a load happened to read.) Daily tokens
@@ -101,7 +112,10 @@ ANOMALIES_SCHEMA: dict[str, pl.DataType] = {
 ANOMALIES_COLUMNS = tuple(ANOMALIES_SCHEMA)
 SEVERITIES = ("critical", "warning", "info")
 #: Scopes of trend_daily whose spend can be "rising" (the model scope is not an owner).
-SPEND_SCOPES = ("org", "team", "repo", "workflow")
+SPEND_SCOPES = ("org", "team", "repo", "workflow", "agent", "user")
+#: Calls an agent needs in a day before its error rate is judged (one failed call of two is
+#: not a pattern).
+AGENT_MIN_CALLS = 5
 SPIKE_METRICS = ("total_tokens", "cost_usd")
 #: Days with spend a key's history needs before its spend can be called a spike.
 SPIKE_MIN_ACTIVE_DAYS = 3
@@ -255,6 +269,68 @@ def _workflow_rules(wf: pl.DataFrame, t: Thresholds) -> list[pl.DataFrame]:
     return out
 
 
+# --- rules on agents and sessions (multi-agent apps) ----------------------------------------
+
+def _agent_rules(agents: pl.DataFrame, t: Thresholds) -> list[pl.DataFrame]:
+    """error_rate_high and io_ratio_high per agent (key agent_name) and day."""
+    failed = c("failed_calls") / c("calls")
+    return [
+        _rows(
+            agents.filter(c("calls") >= AGENT_MIN_CALLS, failed > t.error_rate_max),
+            scope="agent", key=c("agent_name"), rule="error_rate_high", kind="rule",
+            severity=_severity(failed, t.error_rate_max), metric="error_rate",
+            observed=failed, expected=t.error_rate_max,
+            message=pl.format(
+                "{} of the agent's {} calls failed; expected at most {}: a failed call wastes "
+                "its tokens and its caller's retry pays again. Check the agent's tools, "
+                "timeouts and the model's rate limits.",
+                c("failed_calls"), c("calls"), _lit_num(t.error_rate_max, _pct)),
+        ),
+        _rows(
+            agents.filter(c("io_ratio") > t.io_ratio_max),
+            scope="agent", key=c("agent_name"), rule="io_ratio_high", kind="rule",
+            severity=_severity(c("io_ratio"), t.io_ratio_max), metric="io_ratio",
+            observed=c("io_ratio"), expected=t.io_ratio_max,
+            message=pl.format(
+                "{} prompt tokens per output token over {} calls ({} prompt, {} output); "
+                "expected at most {}: the agent is handed far more context than it uses. Pass "
+                "it a summary or only the fields it needs.",
+                _trim(c("io_ratio"), 0), c("calls"), _compact(c("prompt_tokens")),
+                _compact(c("output_tokens")), _lit_num(t.io_ratio_max, _trim)),
+        ),
+    ]
+
+
+def _session_rules(sessions: pl.DataFrame, t: Thresholds) -> list[pl.DataFrame]:
+    """Seed 000's session classes as flags: prompt_or_context_issue (many tokens and
+    retries: warning) and low_quality_spend (tokens spent, a workflow failed: info)."""
+    who = pl.format("session of {}", c("user_id").fill_null("an unknown user"))
+    return [
+        _rows(
+            sessions.filter(c("classification") == "prompt_or_context_issue"),
+            scope="session", key=c("session_id"), rule="session_prompt_or_context_issue",
+            kind="rule", severity=pl.lit("warning"), metric="total_tokens",
+            observed=c("total_tokens"), expected=t.session_tokens_high,
+            message=pl.format(
+                "{}: {} tokens ({}) with {} failed calls; a session above {} tokens with {} or "
+                "more retries points at the prompt or the context, not at the user. Review "
+                "its first failing call.",
+                who, _compact(c("total_tokens")), _usd(c("cost_usd")), c("failed_calls"),
+                _lit_num(t.session_tokens_high, _compact), pl.lit(t.session_retries_high)),
+        ),
+        _rows(
+            sessions.filter(c("classification") == "low_quality_spend"),
+            scope="session", key=c("session_id"), rule="session_low_quality_spend",
+            kind="rule", severity=pl.lit("info"), metric="total_tokens",
+            observed=c("total_tokens"), expected=t.session_tokens_low,
+            message=pl.format(
+                "{}: {} tokens ({}) over {} workflows, and not every workflow succeeded: "
+                "spend without an accepted outcome.",
+                who, _compact(c("total_tokens")), _usd(c("cost_usd")), c("workflows")),
+        ),
+    ]
+
+
 def _run_rules(runs: pl.DataFrame, t: Thresholds) -> list[pl.DataFrame]:
     """many_small_requests (one row per workflow and day) and failed_runs_cost."""
     over = c("small_requests") > t.small_requests_min_count
@@ -404,7 +480,8 @@ def _spend_rising(trends: pl.DataFrame, t: Thresholds) -> pl.DataFrame:
 
 # --- statistical spikes ----------------------------------------------------------------------
 
-def _spike_series(workflow_daily: pl.DataFrame, model_daily: pl.DataFrame) -> pl.DataFrame:
+def _spike_series(workflow_daily: pl.DataFrame, model_daily: pl.DataFrame,
+                  agent_daily: pl.DataFrame, user_daily: pl.DataFrame) -> pl.DataFrame:
     """(scope, key, metric, day, value) of every key's active days; cost null if unpriced."""
     def sums(frame: pl.DataFrame, scope: str, key: pl.Expr) -> pl.DataFrame:
         return frame.group_by("day", key.alias("key")).agg(
@@ -417,16 +494,17 @@ def _spike_series(workflow_daily: pl.DataFrame, model_daily: pl.DataFrame) -> pl
         sums(workflow_daily, "workflow", _workflow_key()),
         sums(workflow_daily, "repo", c("repo")),
         sums(model_daily, "model", pl.format("{}:{}", c("provider"), c("model"))),
+        sums(agent_daily, "agent", c("agent_name")),
+        sums(user_daily, "user", c("user_id")),
     ]
     return pl.concat(frames).unpivot(
         on=list(SPIKE_METRICS), index=["scope", "key", "day"], variable_name="metric",
         value_name="value")
 
 
-def _spikes(workflow_daily: pl.DataFrame, model_daily: pl.DataFrame,
-            days: tuple[dt.date, dt.date], t: Thresholds) -> pl.DataFrame:
+def _spikes(series: pl.DataFrame, days: tuple[dt.date, dt.date], t: Thresholds) -> pl.DataFrame:
     group = ["scope", "key", "metric"]
-    series = _spike_series(workflow_daily, model_daily).with_columns(
+    series = series.with_columns(
         pl.lit(True).alias("present"))
     if series.is_empty():
         return _empty()
@@ -521,14 +599,17 @@ def _spike_rows(fired: pl.DataFrame) -> pl.DataFrame:
 # --- the table -------------------------------------------------------------------------------
 
 def anomalies(workflow_daily: pl.DataFrame, model_daily: pl.DataFrame, run_daily: pl.DataFrame,
-              showback: pl.DataFrame, trends: pl.DataFrame, *,
+              showback: pl.DataFrame, trends: pl.DataFrame, agent_daily: pl.DataFrame,
+              user_daily: pl.DataFrame, session_daily: pl.DataFrame, *,
               days: tuple[dt.date, dt.date], config: FileConfig) -> pl.DataFrame:
     """The anomalies of days[0]..days[1] (see the module docstring for every rule).
 
     Args:
-        workflow_daily, model_daily, run_daily: kpi_workflow_daily, kpi_model_daily and
-            kpi_run_daily rows of days[0] - 30 .. days[1] (the trailing window the
-            statistical history and the workflow month-to-date budgets read).
+        workflow_daily, model_daily, run_daily, agent_daily, user_daily: kpi_workflow_daily,
+            kpi_model_daily, kpi_run_daily, kpi_agent_daily and kpi_user_daily rows of
+            days[0] - 30 .. days[1] (the trailing window the statistical history and the
+            workflow month-to-date budgets read).
+        session_daily: kpi_session_daily rows (at least days[0]..days[1]).
         showback: showback_daily rows (at least days[0]..days[1]).
         trends: trend_daily rows (at least days[0]..days[1]).
         days: the first and last output day.
@@ -547,7 +628,9 @@ def anomalies(workflow_daily: pl.DataFrame, model_daily: pl.DataFrame, run_daily
         _workflow_budgets(workflow_daily, config, days),
         *_showback_rules(showback.filter(in_days), t),
         _spend_rising(trends.filter(in_days), t),
-        _spikes(workflow_daily, model_daily, days, t),
+        *_agent_rules(agent_daily.filter(in_days), t),
+        *_session_rules(session_daily.filter(in_days), t),
+        _spikes(_spike_series(workflow_daily, model_daily, agent_daily, user_daily), days, t),
     ]
     out = pl.concat([p.select(ANOMALIES_COLUMNS) for p in parts], how="vertical")
     rank = c("severity").replace_strict({s: i for i, s in enumerate(SEVERITIES)},

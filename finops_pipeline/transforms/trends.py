@@ -24,8 +24,10 @@ idle days included, and none once that window is empty.
 
 Scopes and keys: `org` (the repo's owner), `repo` (`owner/name`), `team` (`team_of`),
 `workflow` (`owner/name:workflow`), all from `kpi_workflow_daily`; `model`
-(`provider:model`) from `kpi_model_daily`, which has no runs, so no `runs` and no
-`avg_tokens_per_run`.
+(`provider:model`) from `kpi_model_daily`; `agent` (agent_name) from `kpi_agent_daily` and
+`user` (user_id) from `kpi_user_daily`, the multi-agent apps' calls, where `requests` are calls
+and `error_rate` is failed calls over calls. Model, agent and user scopes have no runs, so no
+`runs` and no `avg_tokens_per_run`.
 """
 
 from __future__ import annotations
@@ -38,7 +40,9 @@ import polars as pl
 from finops_pipeline.config import FileConfig
 from finops_pipeline.transforms.teams import team_of
 
-TREND_SCOPES = ("org", "repo", "team", "workflow", "model")
+TREND_SCOPES = ("org", "repo", "team", "workflow", "model", "agent", "user")
+#: Scopes without GitHub runs: no `runs`, no `avg_tokens_per_run`.
+RUNLESS_SCOPES = ("model", "agent", "user")
 TREND_METRICS = ("total_tokens", "cost_usd", "requests", "runs", "cache_hit_rate", "io_ratio",
                  "error_rate", "avg_tokens_per_run")
 # Metrics that need runs, which the model scope does not have.
@@ -139,14 +143,23 @@ def _window_sum(name: str, lag: int, length: int) -> pl.Expr:
     return (cs.shift(lag, fill_value=0) - cs.shift(lag + length, fill_value=0)).over(_GROUP)
 
 
-def trend_daily(workflow_daily: pl.DataFrame, model_daily: pl.DataFrame, *,
+def _calls_as_requests(frame: pl.DataFrame) -> pl.DataFrame:
+    """Agent-call KPI rows in the request KPIs' terms: a call is a request."""
+    return frame.with_columns(pl.col("calls").alias("requests"),
+                              pl.col("failed_calls").alias("error_requests"))
+
+
+def trend_daily(workflow_daily: pl.DataFrame, model_daily: pl.DataFrame,
+                agent_daily: pl.DataFrame, user_daily: pl.DataFrame, *,
                 days: tuple[dt.date, dt.date], config: FileConfig) -> pl.DataFrame:
-    """Rows of `trend_daily` for `days` (first, last), from `kpi_workflow_daily` and
-    `kpi_model_daily` rows of `days[0] - 55 .. days[1]`.
+    """Rows of `trend_daily` for `days` (first, last), from KPI rows of
+    `days[0] - 55 .. days[1]`.
 
     Args:
         workflow_daily: kpi_workflow_daily rows (org, repo, team and workflow scopes).
         model_daily: kpi_model_daily rows (model scope).
+        agent_daily: kpi_agent_daily rows (agent scope).
+        user_daily: kpi_user_daily rows (user scope).
         days: the first and last day to return.
         config: finops.yaml; its `teams` map repos to teams.
 
@@ -161,6 +174,8 @@ def trend_daily(workflow_daily: pl.DataFrame, model_daily: pl.DataFrame, *,
     in_range = c("day").is_between(start, last)
     workflows = workflow_daily.filter(in_range)
     models = model_daily.filter(in_range)
+    agents = _calls_as_requests(agent_daily.filter(in_range))
+    users = _calls_as_requests(user_daily.filter(in_range))
     repo = c("repo")
     sums = pl.concat([
         _day_sums(workflows, "org", repo.str.split("/").list.first(), has_runs=True),
@@ -170,6 +185,8 @@ def trend_daily(workflow_daily: pl.DataFrame, model_daily: pl.DataFrame, *,
                   has_runs=True),
         _day_sums(models, "model", pl.concat_str(c("provider"), c("model"), separator=":"),
                   has_runs=False),
+        _day_sums(agents, "agent", c("agent_name"), has_runs=False),
+        _day_sums(users, "user", c("user_id"), has_runs=False),
     ], how="diagonal_relaxed").with_columns(
         *[c(name).cast(pl.Int64) for name in _INT_SUMS if name != "cost_days"],
         (c("cost") != 0).cast(pl.Int64).alias("cost_days"),
@@ -206,7 +223,7 @@ def trend_daily(workflow_daily: pl.DataFrame, model_daily: pl.DataFrame, *,
     grid = (grid.sort("day", *_GROUP).with_row_index("_row")
             .with_columns(c("_row").cast(pl.Int64)))
     out = pl.concat([
-        (grid.filter(c("scope") != "model") if m in _RUN_METRICS else grid)
+        (grid.filter(~c("scope").is_in(RUNLESS_SCOPES)) if m in _RUN_METRICS else grid)
         .select("day", *_GROUP, pl.lit(m).alias("metric"),
                 (c("_row") * len(TREND_METRICS) + rank).alias("_order"),
                 **_metric(m))

@@ -38,8 +38,10 @@ from finops_pipeline.schemas.datasets import LAKE_DATASETS
 from finops_pipeline.transforms.agent_kpis import (
     execution_efficiency,
     kpi_agent_daily,
+    kpi_agent_model_daily,
     kpi_app_workflow_daily,
     kpi_session_daily,
+    kpi_user_daily,
 )
 from finops_pipeline.transforms.anomalies import anomalies
 from finops_pipeline.transforms.call_chains import call_chains
@@ -188,6 +190,14 @@ TABLES: tuple[Table, ...] = (
           "Daily KPIs per agent: calls, workflows, tokens, cost, the models it used, success "
           "rate, latency p50/p95.",
           ("agent_calls",), kpi_agent_daily),
+    Table("kpi_agent_model_daily", ("day", "agent_name", "provider", "model"),
+          "Per agent, model and day: calls, failed calls, disjoint token buckets and cost; "
+          "what the agent recommendations (caching, trimming, a cheaper model) price.",
+          ("agent_calls",), kpi_agent_model_daily),
+    Table("kpi_user_daily", ("day", "user_id"),
+          "Per user and day (calls whose workflow names a user): sessions, workflows, calls, "
+          "failed calls, tokens, cost, the agents and models used.",
+          ("agent_calls",), kpi_user_daily),
     Table("kpi_session_daily", ("day", "session_id"),
           "Per user session and day: user, workflows, calls, tokens, cost, duration and the "
           "seed-000 classification (retries = failed calls; accepted = every workflow "
@@ -228,20 +238,24 @@ TABLES: tuple[Table, ...] = (
           "score, budgets prorated per day and month to date, and the variance.",
           ("run_outcomes",), showback_daily, window_days=SHOWBACK_WINDOW_DAYS),
     Table("trend_daily", ("day", "scope", "key", "metric"),
-          "Each metric per scope (org, repo, team, workflow, model) and key: the day's value, "
+          "Each metric per scope (org, repo, team, workflow, model, agent, user) and key: the "
+          "day's value, "
           "the 7 and 28 days ending on the day, the 7 and 28 days before those, and the "
           "change in percent. Additive metrics sum (idle days are 0); rates are recomputed "
           "from summed numerators and denominators. A key has a row on every day whose 28 "
           "days hold activity.",
-          ("kpi_workflow_daily", "kpi_model_daily"), trend_daily, window_days=56),
+          ("kpi_workflow_daily", "kpi_model_daily", "kpi_agent_daily", "kpi_user_daily"),
+          trend_daily, window_days=56),
     Table("anomalies", ("day", "scope", "key", "rule"),
           "What is abnormal on the day: rule flags (thresholds in finops.yaml: caching, "
           "io_ratio, small requests, tokens, cost and turns per run, errors, rising spend, "
-          "budgets, failed runs' cost, the showback flags) and statistical spikes of a "
-          "workflow's, repo's or model's tokens and cost against its own trailing 28 days "
+          "budgets, failed runs' cost, the showback flags, agents' errors and io_ratio, "
+          "sessions' seed-000 classes) and statistical spikes of a workflow's, repo's, "
+          "model's, agent's or user's tokens and cost against its own trailing 28 days "
           "(robust z-score). observed vs expected, and a message saying what to do.",
           ("kpi_workflow_daily", "kpi_model_daily", "kpi_run_daily", "showback_daily",
-           "trend_daily"), anomalies, window_days=31,
+           "trend_daily", "kpi_agent_daily", "kpi_user_daily", "kpi_session_daily"),
+          anomalies, window_days=31,
           preview="SELECT day, severity, kind, key, rule, "
                   "round(observed, 2)::VARCHAR AS observed, "
                   "round(expected, 2)::VARCHAR AS expected, message FROM anomalies "
