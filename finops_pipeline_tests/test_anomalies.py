@@ -12,12 +12,12 @@ import pytest
 
 from finops_pipeline.config import Budget, FileConfig, Thresholds
 from finops_pipeline.schemas.datasets import LAKE_DATASETS
-from finops_pipeline.transforms.anomalies import ANOMALIES_SCHEMA, anomalies
 from finops_pipeline.transforms.agent_kpis import (
     kpi_agent_daily,
     kpi_session_daily,
     kpi_user_daily,
 )
+from finops_pipeline.transforms.anomalies import ANOMALIES_SCHEMA, anomalies
 from finops_pipeline.transforms.kpis import kpi_model_daily, kpi_run_daily, kpi_workflow_daily
 
 _RUNS = LAKE_DATASETS["workflow_runs"].empty()

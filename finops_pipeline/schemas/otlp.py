@@ -61,10 +61,10 @@ each trace, which `transforms/otel_traces.py` turns into call trees and executio
 
 Rejected, with `_reason` (a bad span never costs the good spans of its line; a rejected span's
 `_raw` is the span's JSON): a line that is not JSON, not an object, or not an OTLP trace export
-(no `resourceSpans` array: metrics/logs exports are named as such); a span element that is not an object; a usage span without
-`traceId`, `spanId` or start time; a token count that is not a non-negative integer; an
-`awf.ai_credits` that is not a number; numbers that cannot be made disjoint (cache larger than
-an inclusive input).
+(no `resourceSpans` array: metrics/logs exports are named as such); a span element that is not
+an object; a usage span without `traceId`, `spanId` or start time; a token count that is not a
+non-negative integer; an `awf.ai_credits` that is not a number; numbers that cannot be made
+disjoint (cache larger than an inclusive input).
 
 JSON is decoded by DuckDB's `json_transform`, which turns a value of the wrong shape into a
 null instead of failing the whole frame as polars' `json_decode` does (a single
