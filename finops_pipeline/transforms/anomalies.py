@@ -55,8 +55,8 @@ scopes workflow (key `repo:workflow`), repo (the sum of its workflows), model (k
 D-W..D-1 (W = anomaly_window_days) from the key's first row within them on, idle days counting
 as 0: a key first seen 5 days ago has 5 days of history, and none fires before
 anomaly_min_history_days. (Rows before the window never count, so the result does not depend on
-how far back a load happened to read.) Daily tokens and costs are multiplicative and heavy-
-tailed (a lognormal day-to-day noise), so the robust z-score is taken on the log of the key's
+how far back a load happened to read.) Daily tokens and costs are multiplicative and
+heavy-tailed (a lognormal day-to-day noise), so the robust z-score is taken on the log of the key's
 *active* (non-zero) history days:
 
     med = median(log v)
