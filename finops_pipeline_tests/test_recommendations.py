@@ -17,7 +17,9 @@ from genai_prices import Usage, calc_price
 
 from finops_pipeline.config import FileConfig, PriceOverride, Thresholds
 from finops_pipeline.pricing import price_requests
+from finops_pipeline.schemas.datasets import LAKE_DATASETS
 from finops_pipeline.schemas.token_usage import LLM_REQUESTS_SCHEMA
+from finops_pipeline.transforms.agent_kpis import kpi_agent_model_daily
 from finops_pipeline.transforms.kpis import kpi_run_daily, kpi_workflow_model_daily
 from finops_pipeline.transforms.model_families import (
     CHEAPER_MODEL,
@@ -60,6 +62,7 @@ SHOWBACK_SCHEMA: dict[str, pl.DataType] = {
 EMPTY_WM = pl.DataFrame(schema=WM_SCHEMA)
 EMPTY_RUNS = pl.DataFrame(schema=RUN_SCHEMA)
 EMPTY_SHOWBACK = pl.DataFrame(schema=SHOWBACK_SCHEMA)
+EMPTY_AGENTS = kpi_agent_model_daily(LAKE_DATASETS["agent_calls"].empty())
 
 
 def acme_cost(i: int, o: int, r: int, w: int, p: dict[str, float] = ACME) -> float:
@@ -103,10 +106,12 @@ def showback_row(level: str, *, day: dt.date = D, team: str = "*", repo: str = "
 
 
 def run(wm: list[dict] = (), runs: list[dict] = (), showback: list[dict] = (), *,
-        days: tuple[dt.date, dt.date] = (D, D), config: FileConfig = CONFIG) -> pl.DataFrame:
+        agents: pl.DataFrame = EMPTY_AGENTS, days: tuple[dt.date, dt.date] = (D, D),
+        config: FileConfig = CONFIG) -> pl.DataFrame:
     out = recommendations(
         pl.DataFrame(list(wm), schema=WM_SCHEMA), pl.DataFrame(list(runs), schema=RUN_SCHEMA),
-        pl.DataFrame(list(showback), schema=SHOWBACK_SCHEMA), days=days, config=config,
+        pl.DataFrame(list(showback), schema=SHOWBACK_SCHEMA), agents, days=days,
+        config=config,
     )
     check_invariants(out, days)
     return out
@@ -452,7 +457,8 @@ def test_min_savings_drops_small_rows():
 
 
 def test_empty_inputs_give_the_empty_schema():
-    out = recommendations(EMPTY_WM, EMPTY_RUNS, EMPTY_SHOWBACK, days=(D, D), config=CONFIG)
+    out = recommendations(EMPTY_WM, EMPTY_RUNS, EMPTY_SHOWBACK, EMPTY_AGENTS, days=(D, D),
+                          config=CONFIG)
     assert out.height == 0
     assert out.schema == pl.Schema(RECOMMENDATIONS_SCHEMA)
 
@@ -497,7 +503,8 @@ def test_reads_the_kpi_tables_as_built():
     }, schema_overrides={"run_attempt": pl.Int32})
     wm = kpi_workflow_model_daily(requests)
     run_daily = kpi_run_daily(runs, requests)
-    out = recommendations(wm, run_daily, EMPTY_SHOWBACK, days=(D, D), config=CONFIG)
+    out = recommendations(wm, run_daily, EMPTY_SHOWBACK, EMPTY_AGENTS, days=(D, D),
+                          config=CONFIG)
     check_invariants(out, (D, D))
     cost = n * (20_000 * 2.0 + 10 * 8.0) / 1e6  # 0.48096
     got = {r["kind"]: r["potential_savings_usd"] for r in out.iter_rows(named=True)}
@@ -508,3 +515,33 @@ def test_reads_the_kpi_tables_as_built():
     prompt, output = 240_000, 120
     assert got["trim_prompt"] == pytest.approx(
         (prompt * 2.0 / 1e6) * (prompt - 100 * output) / prompt)
+
+
+# --- agents of the multi-agent apps -------------------------------------------------------------
+
+def test_this_agent_on_a_cheaper_model():
+    """Seed 002's "this agent on a cheaper model": agent calls -> kpi_agent_model_daily ->
+    the agent's tokens of the 7 days priced at the family's cheaper model."""
+    i, o = 400_000, 20_000
+    schema = LAKE_DATASETS["agent_calls"].schema
+    calls = pl.DataFrame([
+        {**dict.fromkeys(schema), "day": D - dt.timedelta(days=k), "workflow_id": f"w{k}",
+         "call_id": "c1", "agent_name": "Analyzer", "provider": "anthropic",
+         "model": "claude-sonnet-4-5", "input_tokens": i, "output_tokens": o,
+         "cache_read_tokens": 0, "cache_write_tokens": 0, "prompt_tokens": i,
+         "total_tokens": i + o, "cost_usd": acme_cost(i, o, 0, 0, SONNET), "success": True}
+        for k in range(3)], schema=schema)
+    agents = kpi_agent_model_daily(calls)
+    out = run(agents=agents, config=_claude_config())
+    row = only(out.filter(pl.col("scope") == "agent_model"), "cheaper_model")
+    at_current = 3 * acme_cost(i, o, 0, 0, SONNET)  # 3 x (1.6 + 0.4) = 6.0
+    at_cheaper = 3 * acme_cost(i, o, 0, 0, HAIKU)  # 3 x (0.4 + 0.08) = 1.44
+    assert row["potential_savings_usd"] == pytest.approx(at_current - at_cheaper)
+    assert row["current_cost_usd"] == pytest.approx(at_current)
+    assert (row["agent"], row["repo"], row["workflow"]) == ("Analyzer", None, None)
+    assert row["key"] == "Analyzer:anthropic:claude-sonnet-4-5"
+    assert row["recommendation"].startswith(
+        "Try claude-haiku-4-5 instead of claude-sonnet-4-5 in agent Analyzer")
+    # no cache reads on 1.2M prompt tokens: caching is suggested for the agent as well
+    assert "enable_prompt_caching" in set(
+        out.filter(pl.col("agent") == "Analyzer")["kind"])

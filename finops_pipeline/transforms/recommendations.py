@@ -19,6 +19,11 @@ overruns look at D's month to date. The savings formulas (docs/metrics.md):
 - `fix_failing_workflow` (workflow): savings = the cost of failed run attempts.
 - `budget_overrun` (showback level): savings = mtd_cost_usd - mtd_budget_usd.
 
+The multi-agent apps' calls get the three model kinds per agent (scope `agent_model`, key
+`agent:provider:model`, from `kpi_agent_model_daily`, the `agent` column set): prompt caching,
+trimming what the agent is handed, and "this agent on a cheaper model" (seed 002), with the
+same formulas.
+
 I, R, W, O, P are the window's input, cache-read, cache-write, output and prompt tokens. Unit
 prices are those of day D (`unit_price_table`, overrides included; flat base prices: a
 long-context cliff cannot be told from daily sums): a saving is what changing things now would
@@ -58,11 +63,12 @@ RECOMMENDATIONS_SCHEMA: dict[str, pl.DataType] = {
     "priority": pl.String(), "rank": pl.Int64(), "current_cost_usd": pl.Float64(),
     "potential_savings_usd": pl.Float64(), "recommendation": pl.String(),
     "evidence": pl.String(), "repo": pl.String(), "workflow": pl.String(),
-    "provider": pl.String(), "model": pl.String(),
+    "provider": pl.String(), "model": pl.String(), "agent": pl.String(),
 }
 
 _MTOK = 1_000_000.0
 _WM_KEYS = ("repo", "workflow", "provider", "model")
+_AM_KEYS = ("agent", "provider", "model")
 _c = pl.col
 
 
@@ -122,27 +128,41 @@ def _tokens_cost(prefix: str) -> pl.Expr:
     return pl.when(_c(f"{prefix}input_mtok").is_not_null()).then(total)
 
 
-def _workflow_model_window(frame: pl.DataFrame, days: tuple[dt.date, dt.date],
-                           config: FileConfig) -> pl.DataFrame:
-    """Window sums per (D, repo, workflow, provider, model) with the model's prices on D."""
+def _model_window(frame: pl.DataFrame, keys: tuple[str, ...], label: pl.Expr,
+                  days: tuple[dt.date, dt.date], config: FileConfig) -> pl.DataFrame:
+    """Window sums per (D, *keys) (keys end with provider, model) with the model's prices on
+    D; `key` joins the keys with colons, `wf` (`label`) names the owner in messages."""
     ints = [*TOKEN_BUCKETS, "prompt_tokens"]
     rows = frame.select(
-        "day", *[_c(k).cast(pl.String) for k in _WM_KEYS],
+        "day", *[_c(k).cast(pl.String) for k in keys],
         *[_c(b).cast(pl.Int64) for b in ints], _c("cost_usd").cast(pl.Float64),
     )
     summed = (
         _windowed(rows, days)
-        .group_by("day", *_WM_KEYS)
+        .group_by("day", *keys)
         .agg(*[_c(b).fill_null(0).sum().cast(pl.Int64) for b in ints],
              _sum_or_null("cost_usd"))
         .with_columns(
-            pl.format("{}:{}:{}:{}", *[_c(k).fill_null("") for k in _WM_KEYS]).alias("key"),
-            pl.format("{}:{}", _c("repo").fill_null(""), _c("workflow").fill_null(""))
-            .alias("wf"),
+            pl.concat_str([_c(k).fill_null("") for k in keys], separator=":").alias("key"),
+            label.alias("wf"),
             _c("cost_usd").alias("current_cost_usd"),
         )
     )
     return _with_prices(summed, "model", "", config)
+
+
+def _workflow_model_window(frame: pl.DataFrame, days: tuple[dt.date, dt.date],
+                           config: FileConfig) -> pl.DataFrame:
+    """Window sums per (D, repo, workflow, provider, model) with the model's prices on D."""
+    label = pl.format("{}:{}", _c("repo").fill_null(""), _c("workflow").fill_null(""))
+    return _model_window(frame, _WM_KEYS, label, days, config)
+
+
+def _agent_model_window(frame: pl.DataFrame, days: tuple[dt.date, dt.date],
+                        config: FileConfig) -> pl.DataFrame:
+    """Window sums per (D, agent_name, provider, model) of the multi-agent apps' calls."""
+    label = pl.format("agent {}", _c("agent"))
+    return _model_window(frame.rename({"agent_name": "agent"}), _AM_KEYS, label, days, config)
 
 
 def _run_window(run_daily: pl.DataFrame, days: tuple[dt.date, dt.date],
@@ -285,7 +305,7 @@ def _cheaper_model(wm: pl.DataFrame, config: FileConfig) -> pl.DataFrame:
             pl.format(
                 "Try {} instead of {} in {} (same vendor and family, cheaper): the 7 days' "
                 "tokens to {} would cost {} instead of {} at the prices of {}, saving about {}. "
-                "Check the workflow's output quality on {} before switching.",
+                "Check the output quality on {} before switching.",
                 "cheaper_model", "model", "wf", "day", _usd(_c("cost_at_cheaper_prices_usd")),
                 _usd(_c("cost_at_current_prices_usd")), "day",
                 _usd(_c("potential_savings_usd")), "cheaper_model",
@@ -410,7 +430,7 @@ def _finish(frame: pl.DataFrame, kind: str, scope: str | None) -> pl.DataFrame:
         .then(pl.min_horizontal("potential_savings_usd", "current_cost_usd"))
         .cast(pl.Float64).alias("potential_savings_usd"),
         "recommendation", "evidence", named("repo"), named("workflow"),
-        _c("provider").cast(pl.String), _c("model").cast(pl.String),
+        _c("provider").cast(pl.String), _c("model").cast(pl.String), named("agent"),
     )
 
 
@@ -428,12 +448,13 @@ def _priority() -> pl.Expr:
 
 
 def recommendations(workflow_model_daily: pl.DataFrame, run_daily: pl.DataFrame,
-                    showback: pl.DataFrame, *, days: tuple[dt.date, dt.date],
-                    config: FileConfig) -> pl.DataFrame:
+                    showback: pl.DataFrame, agent_model_daily: pl.DataFrame, *,
+                    days: tuple[dt.date, dt.date], config: FileConfig) -> pl.DataFrame:
     """Recommendations of the days `days[0]..days[1]` (RECOMMENDATIONS_SCHEMA), by day, rank.
 
     Args:
         workflow_model_daily: `kpi_workflow_model_daily` rows of days[0] - 6 .. days[1].
+        agent_model_daily: `kpi_agent_model_daily` rows of the same days (the agent kinds).
         run_daily: `kpi_run_daily` rows (one per run attempt) of the same days.
         showback: `showback_daily` rows (level, team, repo, mtd_cost_usd, mtd_budget_usd, ...).
         days: the first and last day to emit, inclusive.
@@ -441,7 +462,11 @@ def recommendations(workflow_model_daily: pl.DataFrame, run_daily: pl.DataFrame,
     """
     wm = _workflow_model_window(workflow_model_daily, days, config)
     runs = _run_window(run_daily, days, config)
+    am = _agent_model_window(agent_model_daily, days, config)
     parts = [
+        _finish(_prompt_caching(am, config), "enable_prompt_caching", "agent_model"),
+        _finish(_trim_prompt(am, config), "trim_prompt", "agent_model"),
+        _finish(_cheaper_model(am, config), "cheaper_model", "agent_model"),
         _finish(_prompt_caching(wm, config), "enable_prompt_caching", "workflow_model"),
         _finish(_trim_prompt(wm, config), "trim_prompt", "workflow_model"),
         _finish(_batch_small_requests(runs, config), "batch_small_requests", "workflow"),

@@ -267,9 +267,11 @@ TABLES: tuple[Table, ...] = (
     Table("recommendations", ("day", "kind", "scope", "key"),
           "What to change and what it would save over the 7 days ending on the day: prompt "
           "caching, trimming the prompt, batching small requests, a cheaper model of the same "
-          "family, fixing a failing workflow, a budget overrun. Savings (docs/metrics.md) "
+          "family (per workflow, or per agent of the multi-agent apps), fixing a failing "
+          "workflow, a budget overrun. Savings (docs/metrics.md) "
           "never exceed the cost they come from; rank 1 saves the most.",
-          ("kpi_workflow_model_daily", "kpi_run_daily", "showback_daily"), recommendations,
+          ("kpi_workflow_model_daily", "kpi_run_daily", "showback_daily",
+           "kpi_agent_model_daily"), recommendations,
           window_days=7,
           preview="SELECT day, rank, kind, key, priority, "
                   "round(current_cost_usd, 2) AS cost_usd, "
