@@ -141,6 +141,7 @@ def _print_frame(df: pl.DataFrame, fmt: str) -> None:
 def cmd_demo(args: argparse.Namespace) -> int:
     from finops_pipeline.demo import generate_landing
     from finops_pipeline.demo.agents import generate_agent_calls
+    from finops_pipeline.demo.otel_service import generate_otel_traces
     from finops_pipeline.sources.gh_aw_logs import landing_dir
     from finops_pipeline.warehouse.access import query
 
@@ -152,11 +153,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     summary = generate_landing(landing_dir(paths), days=args.days, end_day=end, seed=args.seed)
     agents_dir = paths.landing_source("agent-calls")
     agents = generate_agent_calls(agents_dir, days=args.days, end_day=end, seed=args.seed)
+    otel_dir = paths.landing_source("otel")
+    otel = generate_otel_traces(otel_dir, days=args.days, end_day=end, seed=args.seed)
     print(f"Generated {summary.runs} runs ({summary.requests:,} requests, "
           f"{summary.malformed_lines} malformed lines) for {start}..{end} in "
           f"{landing_dir(paths)} ({time.perf_counter() - t0:.1f}s)")
     print(f"Generated {agents.workflows} app workflow executions ({agents.calls:,} agent calls, "
           f"{agents.pipeline_runs} pipeline results) in {agents_dir}")
+    print(f"Generated {otel.traces} OpenTelemetry traces of an instrumented service "
+          f"({otel.calls:,} LLM calls) in {otel_dir}")
     print(f"Materializing {args.days} days in one Dagster run ...", flush=True)
     t1 = time.perf_counter()
     if not materialize_range(settings, start, end):
@@ -171,7 +176,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         FROM ingest_log WHERE day BETWEEN ? AND ?""", [start, end])
     print("\nIngestion (every row is valid, quarantined or a counted duplicate):")
     _print_frame(ingest, "table")
-    print(f"\nAgents of the multi-agent app, {start}..{end} (view v_top_spending_agents):")
+    print(f"\nAgents of the multi-agent app and the traced service, {start}..{end} "
+          "(view v_top_spending_agents):")
     _print_frame(query(paths.warehouse, TOP_AGENTS_SQL), "table")
     print(f"\nTop savings over the 7 days to {end} (table recommendations):")
     _print_frame(query(paths.warehouse, TOP_SAVINGS_SQL, [end]), "table")

@@ -350,3 +350,37 @@ def test_the_demo_agent_app_is_clean_deterministic_and_routed_by_workflow_start(
     assert calls == summary.calls
     # workflows started late in the evening keep their after-midnight calls on their day
     assert rows["_day"].max() <= end
+
+
+def test_the_demo_otel_service_is_clean_deterministic_and_counted_once(tmp_path):
+    """The traced service's lines: no rejection; each day's traces delivered on their day
+    (the late trace sharing the next day's first line); every chat a call, the invoke_agent
+    span summing them dropped, so tokens are counted once."""
+    import polars as pl
+
+    from finops_pipeline.demo.otel_service import generate_otel_traces
+    from finops_pipeline.sources.otel import read_lines, route_lines
+    from finops_pipeline.transforms.agent_events import normalize_agent_events
+    from finops_pipeline.transforms.otel_traces import AGGREGATE_SPAN
+
+    end = dt.date(2026, 3, 10)
+    summary = generate_otel_traces(tmp_path / "a", days=3, end_day=end, seed=3)
+    generate_otel_traces(tmp_path / "b", days=3, end_day=end, seed=3)
+    names = sorted(p.name for p in (tmp_path / "a").glob("*.jsonl"))
+    assert names == [f"2026-03-0{d}.jsonl" for d in (8, 9)] + ["2026-03-10.jsonl"]
+    assert all((tmp_path / "a" / n).read_bytes() == (tmp_path / "b" / n).read_bytes()
+               for n in names)
+    routed = route_lines(read_lines(sorted((tmp_path / "a").glob("*.jsonl"))))
+    calls = executions = aggregates = 0
+    for day in routed["_day"].unique().sort():
+        out = normalize_agent_events(
+            {"agent_events": routed.filter(pl.col("_day") == day).drop("_day", "_file_day")},
+            day, "otel")
+        assert out["agent_calls"].rejected.height == 0
+        assert set(out["agent_calls"].rows["agent_name"]) == {"Classifier", "Responder"}
+        assert out["agent_calls"].rows["user_id"].null_count() == 0
+        calls += out["agent_calls"].rows.height
+        executions += out["workflow_executions"].rows.height
+        aggregates += out["agent_calls"].skip_reasons.get(AGGREGATE_SPAN, 0)
+    assert (calls, executions, aggregates) == (summary.calls, summary.traces, summary.traces)
+    assert routed.filter(pl.col("_primary").not_()).height == 2  # the two late traces' lines
