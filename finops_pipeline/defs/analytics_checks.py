@@ -21,8 +21,13 @@ ADDITIVE = {"total_tokens": "total_tokens", "cost_usd": "coalesce(cost_usd, 0)",
             "requests": "requests", "runs": "runs"}
 
 
+#: The KPI tables of agent calls count calls where the request KPIs count requests.
+CALL_KPIS = ("kpi_agent_daily", "kpi_user_daily")
+
+
 def _kpi_sums(source: str, keys: str) -> str:
-    sums = ", ".join(f"sum({expr})::DOUBLE AS {name}" for name, expr in ADDITIVE.items()
+    exprs = dict(ADDITIVE, requests="calls") if source in CALL_KPIS else ADDITIVE
+    sums = ", ".join(f"sum({expr})::DOUBLE AS {name}" for name, expr in exprs.items()
                      if name != "runs" or source == "kpi_workflow_daily")
     return f"SELECT day, {keys} AS key, {sums} FROM {source} GROUP BY ALL"
 
@@ -30,18 +35,20 @@ def _kpi_sums(source: str, keys: str) -> str:
 def check_trend_matches_kpis(paths: DataPaths,
                              days: Sequence[dt.date]) -> dg.AssetCheckResult:
     """On `days` and the later days their windows feed (through the last + 55), every
-    additive trend of the org, repo, workflow and model scopes (value, value_7d, value_28d)
-    equals the sum of kpi_workflow_daily / kpi_model_daily over the same days, and every key
+    additive trend of the org, repo, workflow, model, agent and user scopes (value, value_7d,
+    value_28d) equals the sum of its KPI table over the same days, and every key
     with KPI rows in a day's 28 days has its trend rows that day."""
     per_scope = {
         "org": _kpi_sums("kpi_workflow_daily", "split_part(repo, '/', 1)"),
         "repo": _kpi_sums("kpi_workflow_daily", "repo"),
         "workflow": _kpi_sums("kpi_workflow_daily", "repo || ':' || workflow"),
         "model": _kpi_sums("kpi_model_daily", "provider || ':' || model"),
+        "agent": _kpi_sums("kpi_agent_daily", "agent_name"),
+        "user": _kpi_sums("kpi_user_daily", "user_id"),
     }
     unions = []
     for scope in per_scope:
-        metrics = [m for m in ADDITIVE if m != "runs" or scope != "model"]
+        metrics = [m for m in ADDITIVE if m != "runs" or scope in ("org", "repo", "workflow")]
         unpivot = " UNION ALL ".join(f"SELECT day, key, '{m}' AS metric, {m} AS v FROM k_{scope}"
                                      for m in metrics)
         unions.append(f"""
@@ -93,7 +100,7 @@ def check_trend_matches_kpis(paths: DataPaths,
 @dg.asset_check(asset=WAREHOUSE_KEYS["trend_daily"], name=TREND_MATCHES_KPIS,
                 partitions_def=daily_partitions,
                 description="On the run's days and the later days they feed, the org, repo, "
-                "workflow and model trends (the day, 7 and 28 days) equal the sums of the daily "
+                "workflow, model, agent and user trends (the day, 7 and 28 days) equal the sums of the daily "
                 "KPI tables over the same days, and no active key lacks its trend.")
 def trend_matches_kpis(context: dg.AssetCheckExecutionContext,
                        finops: FinopsConfig) -> dg.AssetCheckResult:
