@@ -53,6 +53,41 @@ def dagster_home(settings: Settings) -> Path:
     return Path(home) if home else ensure_dagster_home(DataPaths(settings.data_dir))
 
 
+def _progress_logger():
+    """A Dagster logger that prints what the pipeline says, one short line each
+    (`15:16:57 sources/otel  [3/14] 2026-11-21 otel: lines 12`), instead of the framework's
+    full event lines; warnings and errors always, framework debug events never."""
+    import logging
+
+    import dagster as dg
+
+    class Compact(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            meta = getattr(record, "dagster_meta", None) or {}
+            step = (meta.get("step_key") or "run").replace("__", "/")
+            message = meta.get("orig_message", record.getMessage())
+            return f"{self.formatTime(record, '%H:%M:%S')} {step:<22} {message}"
+
+    class UserOrProblem(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            meta = getattr(record, "dagster_meta", None) or {}
+            return record.levelno >= logging.WARNING or meta.get("dagster_event") is None
+
+    @dg.logger(description="Short progress lines for the finops CLI.")
+    def progress(_init_context) -> logging.Logger:
+        logger = logging.getLogger("finops.progress")
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+        if not logger.handlers:
+            handler = logging.StreamHandler(sys.stdout)
+            handler.setFormatter(Compact())
+            handler.addFilter(UserOrProblem())
+            logger.addHandler(handler)
+        return logger
+
+    return progress
+
+
 def materialize_range(settings: Settings, start: dt.date, end: dt.date,
                       resources: Mapping[str, object] | None = None) -> bool:
     """Run the `finops_daily` job for [start, end] in ONE Dagster run recorded in DAGSTER_HOME.
@@ -83,7 +118,8 @@ def materialize_range(settings: Settings, start: dt.date, end: dt.date,
     loaded = dg.Definitions(assets=loaded.assets, asset_checks=loaded.asset_checks,
                             jobs=loaded.jobs, schedules=loaded.schedules,
                             resources={**(loaded.resources or {}), "finops": finops,
-                                       **(resources or {})})
+                                       **(resources or {})},
+                            loggers={"progress": _progress_logger()})
 
     last = daily_partitions.get_last_partition_key()
     if start < dt.date.fromisoformat(daily_partitions.start.strftime("%Y-%m-%d")):
@@ -95,7 +131,7 @@ def materialize_range(settings: Settings, start: dt.date, end: dt.date,
             instance=instance,
             tags={"dagster/asset_partition_range_start": start.isoformat(),
                   "dagster/asset_partition_range_end": end.isoformat()},
-            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+            run_config={"loggers": {"progress": {}}},
             raise_on_error=False,
         )
     errors = 0
@@ -183,7 +219,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _print_frame(query(paths.warehouse, TOP_SAVINGS_SQL, [end]), "table")
     print(f"\nAnomalies on {end} by kind (table anomalies):")
     _print_frame(query(paths.warehouse, ANOMALY_COUNTS_SQL, [end]), "table")
+    print("\n" + _summary(paths, start, end))
     print(f"""
+Report:      {paths.reports / end.isoformat() / 'report.md'}  (one per day, charts beside it)
 Warehouse:   {paths.warehouse}
 Lake:        {paths.root / 'lake'}
 Quarantine:  {paths.root / 'quarantine'}  (rejected rows with _reason, _source, _line)
@@ -213,9 +251,48 @@ def cmd_materialize(args: argparse.Namespace) -> int:
         raise UsageError(f"--end {end} is before --start {start}")
     settings = load_settings(data_dir=args.data_dir)
     ok = materialize_range(settings, start, end)
+    paths = DataPaths(settings.data_dir)
+    if ok:
+        print("\n" + _summary(paths, start, end))
     print(("Materialized" if ok else "FAILED to materialize") + f" {start}..{end}; "
-          f"warehouse: {DataPaths(settings.data_dir).warehouse}")
+          f"warehouse: {paths.warehouse}; reports: {paths.reports}")
     return 0 if ok else 1
+
+
+def _summary(paths: DataPaths, start: dt.date, end: dt.date) -> str:
+    from finops_pipeline.report.console import console_summary
+    from finops_pipeline.warehouse.access import read_only
+
+    with read_only(paths.warehouse) as con:
+        return console_summary(con, start, end)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from finops_pipeline.report.build import write_report
+    from finops_pipeline.warehouse.access import WarehouseMissing
+
+    if args.date and (args.start or args.end):
+        raise UsageError("give either --date or --start/--end")
+    if args.date:
+        start = end = args.date
+    elif args.start and args.end:
+        start, end = args.start, args.end
+    else:
+        raise UsageError("give --date D, or --start A --end B")
+    if start > end:
+        raise UsageError(f"--start {start} is after --end {end}")
+    paths = DataPaths(load_settings(data_dir=args.data_dir).data_dir)
+    day = start
+    try:
+        while day <= end:
+            built = write_report(paths, day)
+            note = "" if built.has_data else "  (no data for the day: a short report)"
+            print(f"{built.path}{note}")
+            day += dt.timedelta(days=1)
+    except WarehouseMissing as exc:
+        print(f"finops report: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
@@ -261,6 +338,12 @@ def build_parser() -> argparse.ArgumentParser:
     mat.add_argument("--start", type=_date)
     mat.add_argument("--end", type=_date)
     mat.set_defaults(func=cmd_materialize)
+
+    report = sub.add_parser("report", help="(re)build the daily report of a day or a range")
+    report.add_argument("--date", type=_date)
+    report.add_argument("--start", type=_date)
+    report.add_argument("--end", type=_date)
+    report.set_defaults(func=cmd_report)
 
     sql = sub.add_parser("sql", help="read-only SQL on the warehouse")
     sql.add_argument("query")

@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 DEFAULT_API_URL = "https://api.github.com"
 #: Artifact names that can hold the api-proxy's token-usage.jsonl (fnmatch patterns).
@@ -116,9 +123,24 @@ class PriceOverride(_Strict):
 
 
 class Report(_Strict):
+    """The daily report; `publish` posts it as a GitHub issue in `repo` with `label`."""
+
     publish: bool = False
     repo: str | None = None
-    label: str = "token-usage-report"
+    label: str = Field(default="token-usage-report", min_length=1)
+
+    @field_validator("repo")
+    @classmethod
+    def _owner_name(cls, repo: str | None) -> str | None:
+        if repo is not None and (repo.count("/") != 1 or not all(repo.split("/"))):
+            raise ValueError(f"repo {repo!r} is not of the form owner/name")
+        return repo
+
+    @model_validator(mode="after")
+    def _repo_to_publish_to(self) -> Report:
+        if self.publish and not self.repo:
+            raise ValueError("report.publish is true but report.repo (owner/name) is not set")
+        return self
 
 
 class Schedule(_Strict):

@@ -136,6 +136,11 @@ class Fault:
         return cls.http(410, {"message": "Artifact has expired"})
 
     @classmethod
+    def server_error_after_write(cls, status: int = 502) -> Fault:
+        """Do the write, then answer `status`: the client cannot tell whether it happened."""
+        return cls("after", status=status, body=json.dumps({"message": "Bad Gateway"}).encode())
+
+    @classmethod
     def connection_reset(cls) -> Fault:
         """Abort the connection with a TCP RST before answering."""
         return cls("reset")
@@ -228,6 +233,9 @@ class FakeGitHub:
         self._artifacts: dict[int, _Artifact] = {}
         self._run_artifacts: dict[tuple[str, int], list[int]] = {}
         self._pulls: dict[str, list[dict]] = {}
+        self._issues: dict[str, list[dict]] = {}
+        #: False: writes to issues answer 403 (a token without issues:write).
+        self.issues_writable = True
         self._faults: dict[tuple[str, str], deque[Fault]] = {}
         self._ids = itertools.count(1000)
         self._servers: dict[str, ThreadingHTTPServer] = {}
@@ -395,10 +403,30 @@ class FakeGitHub:
 
     # -- faults and observations ------------------------------------------------------------
 
-    def inject(self, path: str, *faults: Fault, host: str = "api") -> None:
-        """Queue faults for requests whose path matches `path` (exact or fnmatch pattern)."""
+    def inject(self, path: str, *faults: Fault, host: str = "api", method: str = "GET") -> None:
+        """Queue faults for `method` requests whose path matches `path` (exact or fnmatch)."""
+        key = host if method == "GET" else f"{host}:{method}"
         with self._lock:
-            self._faults.setdefault((host, path), deque()).extend(faults)
+            self._faults.setdefault((key, path), deque()).extend(faults)
+
+    def add_issue(self, repo: str, title: str, body: str = "", *, labels: tuple[str, ...] = (),
+                  state: str = "open", pull_request: bool = False) -> dict:
+        """An existing issue (or, with `pull_request`, a PR the issues listing also shows)."""
+        self.add_repo(repo)
+        with self._lock:
+            issues = self._issues.setdefault(repo, [])
+            number = len(issues) + 1
+            issue = {"number": number, "title": title, "body": body, "state": state,
+                     "labels": [{"name": n} for n in labels],
+                     "html_url": f"https://github.com/{repo}/issues/{number}"}
+            if pull_request:
+                issue["pull_request"] = {"url": f"{self.api_url}/repos/{repo}/pulls/{number}"}
+            issues.append(issue)
+            return issue
+
+    def issues(self, repo: str) -> list[dict]:
+        with self._lock:
+            return [dict(i) for i in self._issues.get(repo, [])]
 
     def pending_faults(self) -> int:
         with self._lock:
@@ -471,7 +499,40 @@ class FakeGitHub:
             {"Content-Type": "application/json; charset=utf-8", **(headers or {})},
         )
 
-    def _answer_api(self, path: str, query: dict[str, list[str]], headers: dict) -> _Answer:
+    def _issues_api(self, method: str, path: str, repo: str, rest: list[str],
+                    query: dict[str, list[str]], body: Any) -> _Answer | None:
+        if rest[:1] != ["issues"] or len(rest) > 2:
+            return None
+        if method == "GET" and len(rest) == 1:
+            label = query.get("labels", [None])[0]
+            state = query.get("state", ["open"])[0]
+            with self._lock:
+                items = [dict(i) for i in self._issues.get(repo, [])
+                         if (label is None or label in {x["name"] for x in i["labels"]})
+                         and (state == "all" or i["state"] == state)]
+            items.sort(key=lambda i: -i["number"])  # newest first, as GitHub lists them
+            return self._page(path, query, items, None)
+        if method in ("POST", "PATCH") and not self.issues_writable:
+            return self._json(403, {"message": "Resource not accessible by integration"})
+        if method == "POST" and len(rest) == 1:
+            if not isinstance(body, dict) or not body.get("title"):
+                return self._json(422, {"message": "Validation Failed"})
+            issue = self.add_issue(repo, body["title"], body.get("body") or "",
+                                   labels=tuple(body.get("labels") or ()))
+            return self._json(201, issue)
+        if method == "PATCH" and len(rest) == 2:
+            with self._lock:
+                found = [i for i in self._issues.get(repo, []) if str(i["number"]) == rest[1]]
+                if not found:
+                    return self._json(404, {"message": "Not Found"})
+                for key in ("title", "body", "state", "state_reason"):
+                    if isinstance(body, dict) and key in body:
+                        found[0][key] = body[key]
+                return self._json(200, dict(found[0]))
+        return None
+
+    def _answer_api(self, path: str, query: dict[str, list[str]], headers: dict,
+                    method: str = "GET", body: Any = None) -> _Answer:
         if self.token is not None and headers.get("authorization") != f"Bearer {self.token}":
             return self._json(401, {"message": "Bad credentials"})
         parts = path.strip("/").split("/")
@@ -488,6 +549,11 @@ class FakeGitHub:
         if repo not in self._runs:
             return self._json(404, {"message": "Not Found"})
         rest = parts[3:]
+        issues = self._issues_api(method, path, repo, rest, query, body)
+        if issues is not None:
+            return issues
+        if method != "GET":
+            return self._json(404, {"message": "Not Found"})
         if rest == ["actions", "runs"]:
             return self._list_runs(path, repo, query)
         if len(rest) == 4 and rest[:2] == ["actions", "runs"] and rest[3] == "artifacts":
@@ -628,12 +694,29 @@ def _handler_for(fake: FakeGitHub, host: str) -> type[BaseHTTPRequestHandler]:
             pass
 
         def do_GET(self) -> None:
+            self._handle("GET")
+
+        def do_POST(self) -> None:
+            self._handle("POST")
+
+        def do_PATCH(self) -> None:
+            self._handle("PATCH")
+
+        def _handle(self, method: str) -> None:
             split = urlsplit(self.path)
             headers = {k.lower(): v for k, v in self.headers.items()}
-            fake._enter(RecordedRequest(host, "GET", split.path, split.query, headers))
+            fake._enter(RecordedRequest(host, method, split.path, split.query, headers))
             self._left = False
+            body = None
+            if method != "GET":
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                try:
+                    body = json.loads(raw) if raw else None
+                except ValueError:
+                    body = None
             try:
-                self._serve(split.path, parse_qs(split.query), headers)
+                self._serve(split.path, parse_qs(split.query), headers, method, body)
             except (BrokenPipeError, ConnectionResetError, ValueError, OSError):
                 self.close_connection = True
             finally:
@@ -646,10 +729,11 @@ def _handler_for(fake: FakeGitHub, host: str) -> type[BaseHTTPRequestHandler]:
                 self._left = True
                 fake._leave()
 
-        def _serve(self, path: str, query: dict[str, list[str]], headers: dict) -> None:
+        def _serve(self, path: str, query: dict[str, list[str]], headers: dict,
+                   method: str = "GET", body: Any = None) -> None:
             if fake.latency:
                 fake._stop.wait(fake.latency)
-            fault = fake._take_fault(host, path)
+            fault = fake._take_fault(host if method == "GET" else f"{host}:{method}", path)
             if fault is not None and fault.kind == "reset":
                 self._answered()
                 self.close_connection = True
@@ -668,7 +752,10 @@ def _handler_for(fake: FakeGitHub, host: str) -> type[BaseHTTPRequestHandler]:
                 answer = _Answer(fault.status, fault.body, dict(fault.headers))
                 answer.headers.setdefault("Content-Type", "application/json; charset=utf-8")
             elif host == "api":
-                answer = fake._answer_api(path, query, headers)
+                answer = fake._answer_api(path, query, headers, method, body)
+                if fault is not None and fault.kind == "after":  # done, but the answer is lost
+                    answer = _Answer(fault.status, fault.body,
+                                     {"Content-Type": "application/json; charset=utf-8"})
             else:
                 answer = fake._answer_blob(path, query)
             if host == "api":

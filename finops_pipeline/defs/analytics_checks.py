@@ -100,8 +100,8 @@ def check_trend_matches_kpis(paths: DataPaths,
 @dg.asset_check(asset=WAREHOUSE_KEYS["trend_daily"], name=TREND_MATCHES_KPIS,
                 partitions_def=daily_partitions,
                 description="On the run's days and the later days they feed, the org, repo, "
-                "workflow, model, agent and user trends (the day, 7 and 28 days) equal the sums of the daily "
-                "KPI tables over the same days, and no active key lacks its trend.")
+                "workflow, model, agent and user trends (the day, 7 and 28 days) equal the sums "
+                "of the daily KPI tables over the same days, and no active key lacks its trend.")
 def trend_matches_kpis(context: dg.AssetCheckExecutionContext,
                        finops: FinopsConfig) -> dg.AssetCheckResult:
     days = [dt.date.fromisoformat(k) for k in context.partition_keys]

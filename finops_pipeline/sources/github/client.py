@@ -191,6 +191,12 @@ class GitHubClient:
         """
         return Paginated(self._get_page, self._transport.url(path), params, items_key)
 
+    def write_json(self, method: str, path: str, body: Any, *, retry_unsure: bool) -> Any:
+        """POST or PATCH JSON to an API path; the parsed answer (pagination.write_json for
+        which failures are retried)."""
+        return pagination.write_json(self._transport, self._retrier, method,
+                                     self._transport.url(path), body, retry_unsure=retry_unsure)
+
     def download(self, url: str, *, max_bytes: int) -> bytes:
         """Download an artifact archive (`archive_download_url`) into memory.
 

@@ -64,6 +64,48 @@ def get_page(
     return retrier.call("GET", label, attempt)
 
 
+def write_json(
+    transport: Transport, retrier: Retrier, method: str, url: str, body: Any, *,
+    retry_unsure: bool,
+) -> Any:
+    """A POST or PATCH with a JSON body; the parsed JSON answer.
+
+    A refused request (rate limit, 429) is retried: GitHub did not act on it. A server error
+    or a lost connection leaves it unknown whether the write happened, so it is retried only
+    when `retry_unsure` (an edit that sets the same fields twice is harmless; a second create
+    is a duplicate: the caller checks and decides).
+    """
+    label = redact_url(url)
+
+    def attempt() -> Any:
+        with transport.slot():
+            try:
+                resp = transport.send(transport.api, url, method=method, json_body=body)
+            except _Retry as exc:
+                if not retry_unsure:
+                    raise GitHubError(f"{method} {label}: {exc.reason}", url=label) from None
+                raise
+        retrier.observe(resp)
+        if resp.status_code >= 300:
+            try:
+                retrier.raise_for_status(resp, label, resp.text[:_ERROR_BODY_MAX],
+                                         transport.scrub)
+            except _Retry as exc:
+                if not exc.rate_limited and not retry_unsure:
+                    raise GitHubError(f"{method} {label}: {exc.reason}", status=exc.status,
+                                      url=label) from None
+                raise
+            raise GitHubError(f"unexpected status {resp.status_code} for {method} {label}",
+                              status=resp.status_code, url=label)
+        try:
+            return resp.json()
+        except ValueError:
+            raise GitHubError(f"invalid JSON from {method} {label}",
+                              status=resp.status_code, url=label) from None
+
+    return retrier.call(method, label, attempt)
+
+
 class Paginated(Iterator[dict]):
     """Items of a paginated listing, fetched lazily page by page along `Link: rel="next"`.
 

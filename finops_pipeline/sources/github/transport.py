@@ -194,14 +194,19 @@ class Transport:
         params: Mapping[str, Any] | None = None,
         stream: bool = False,
         identity: bool = False,
+        method: str = "GET",
+        json_body: Any = None,
     ) -> requests.Response:
-        """One GET, no redirects followed; transport failures become `_Retry`."""
+        """One request (a GET unless `method` says otherwise, with `json_body` as its JSON),
+        no redirects followed; transport failures become `_Retry`."""
         headers = {"Accept-Encoding": "identity"} if identity else None
         started = time.monotonic()
         try:
-            resp = session.get(
+            resp = session.request(
+                method,
                 url,
                 params=params,
+                json=json_body,
                 headers=headers,
                 timeout=self.timeout,
                 allow_redirects=False,
@@ -215,7 +220,8 @@ class Transport:
         except _TRANSPORT_ERRORS as exc:
             raise _Retry(self.scrub(f"network error: {_describe(exc)}")) from None
         log.debug(
-            "github: GET %s -> %s (%.0f ms)",
+            "github: %s %s -> %s (%.0f ms)",
+            method,
             redact_url(url),
             resp.status_code,
             (time.monotonic() - started) * 1000,

@@ -1,0 +1,89 @@
+"""Report stage: the daily Markdown report with its charts, after the warehouse publish.
+
+One report per day of the run (`reports/YYYY-MM-DD/report.md` and PNGs), read from the
+published warehouse; the last day's Markdown is the asset's metadata, so the Dagster UI shows
+the report itself. With `report.publish`, each day's report is also its GitHub issue
+(report/publish.py).
+"""
+
+import dagster as dg
+import polars as pl
+
+from finops_pipeline.config import Settings
+from finops_pipeline.defs.assets.common import DATA_POOL, markdown_preview, partition_days
+from finops_pipeline.defs.assets.warehouse import WAREHOUSE_KEYS
+from finops_pipeline.defs.partitions import daily_partitions
+from finops_pipeline.defs.resources import FinopsConfig, GitHubResource
+from finops_pipeline.report.build import BuiltReport, write_report
+from finops_pipeline.report.publish import Published, PublishError, publish_report
+from finops_pipeline.sources.github.errors import GitHubError
+
+REPORT_KEY = dg.AssetKey(["report"])
+#: Dagster keeps metadata in its run storage: a larger report is cut (the file is whole).
+METADATA_MAX_CHARS = 60_000
+
+
+@dg.asset(
+    key=REPORT_KEY,
+    deps=list(WAREHOUSE_KEYS.values()),
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool=DATA_POOL,
+    kinds={"markdown"},
+    description="The daily report (reports/YYYY-MM-DD/report.md and its charts): overview, "
+    "workflow summary, savings, anomalies, per-workflow details, gaps, agents and models, "
+    "showback, the 30-day trend.",
+)
+def report(context: dg.AssetExecutionContext, finops: FinopsConfig,
+           github: GitHubResource) -> dg.MaterializeResult:
+    paths = finops.paths()
+    settings = finops.settings()
+    built = []
+    for day in partition_days(context):
+        result = write_report(paths, day)
+        context.log.info(f"report {day}: {result.path}")
+        built.append(result)
+    published = _publish(context, settings, github, built) if \
+        settings.config.report.publish else []
+    last = built[-1]
+    markdown = last.markdown
+    if len(markdown) > METADATA_MAX_CHARS:
+        markdown = markdown[:METADATA_MAX_CHARS] + f"\n\n… (cut; the whole report: {last.path})"
+    per_day = pl.DataFrame({"day": [b.day for b in built],
+                            "has_data": [b.has_data for b in built],
+                            "charts": [len(b.charts) for b in built],
+                            "path": [str(b.path) for b in built]})
+    metadata = {
+        "report": dg.MetadataValue.md(markdown),
+        "path": dg.MetadataValue.path(str(last.path)),
+        "days": len(built),
+        "per_day": markdown_preview(per_day),
+    }
+    if published:
+        metadata["issues"] = markdown_preview(pl.DataFrame(
+            {"day": [p.day for p in published], "action": [p.action for p in published],
+             "issue": [p.url for p in published],
+             "closed": [", ".join(f"#{n}" for n in p.closed) for p in published]}))
+    return dg.MaterializeResult(metadata=metadata)
+
+
+def _publish(context: dg.AssetExecutionContext, settings: Settings, github: GitHubResource,
+             built: list[BuiltReport]) -> list[Published]:
+    """Post each day's report as its issue, oldest first (so the newest stays open)."""
+    cfg = settings.config.report
+    try:
+        client = github.client(settings.github_api_url, max_in_flight=2)
+    except GitHubError as exc:
+        raise dg.Failure(f"report.publish is on but {exc}") from None
+    done = []
+    with client:
+        for b in built:
+            try:
+                p = publish_report(client, cfg.repo, cfg.label, b.day, b.markdown, str(b.path))
+            except PublishError as exc:
+                raise dg.Failure(str(exc)) from None
+            context.log.info(f"report {b.day}: issue {p.action} {p.url}"
+                             + (f", closed {p.closed}" if p.closed else "")
+                             + (f" ({'; '.join(p.notes)})" if p.notes else ""))
+            done.append(p)
+    return done

@@ -1,0 +1,1 @@
+"""The daily report: Markdown from the warehouse, charts, and publishing."""

@@ -1,0 +1,85 @@
+"""Build a day's report: read the warehouse, draw the charts, write
+`reports/YYYY-MM-DD/report.md` beside its PNGs.
+
+The day's folder is written whole in a staging folder and renamed into place, so a reader
+(or the publisher) sees the old report or the new one, never half of each; re-running a day
+replaces its folder (same warehouse, same bytes).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from finops_pipeline.lake import DataPaths, fsync_dir
+from finops_pipeline.report.charts import draw_charts
+from finops_pipeline.report.data import ReportData, load_report_data
+from finops_pipeline.report.markdown import render_report
+from finops_pipeline.warehouse.access import read_only
+
+REPORT_FILE = "report.md"
+
+
+@dataclass(frozen=True)
+class BuiltReport:
+    day: dt.date
+    path: Path  # the report.md
+    charts: dict[str, str]  # chart name -> file name beside it
+    markdown: str
+    has_data: bool
+
+
+def report_dir(paths: DataPaths, day: dt.date) -> Path:
+    return paths.reports / day.isoformat()
+
+
+def previous_report(paths: DataPaths, day: dt.date) -> tuple[dt.date, str] | None:
+    """The latest report before `day` on disk, with its link relative to `day`'s report."""
+    if not paths.reports.is_dir():
+        return None
+    earlier = []
+    for child in paths.reports.iterdir():
+        try:
+            other = dt.date.fromisoformat(child.name)
+        except ValueError:
+            continue
+        if other < day and (child / REPORT_FILE).is_file():
+            earlier.append(other)
+    if not earlier:
+        return None
+    last = max(earlier)
+    return last, f"../{last.isoformat()}/{REPORT_FILE}"
+
+
+def _replace_dir(staged: Path, final: Path) -> None:
+    """Swap `staged` into `final` (two renames; the old folder is removed afterwards)."""
+    old = final.with_name(f".{final.name}.old-{os.getpid()}")
+    if final.exists():
+        final.rename(old)
+    staged.rename(final)
+    fsync_dir(final.parent)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def write_report(paths: DataPaths, day: dt.date,
+                 data: ReportData | None = None) -> BuiltReport:
+    """Build the report of `day` from the published warehouse (or `data`, already read)."""
+    if data is None:
+        with read_only(paths.warehouse) as con:
+            data = load_report_data(con, day)
+    final = report_dir(paths, day)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staged = final.with_name(f".{final.name}.staging-{os.getpid()}")
+    shutil.rmtree(staged, ignore_errors=True)
+    staged.mkdir()
+    try:
+        charts = draw_charts(data, staged) if data.has_data else {}
+        markdown = render_report(data, charts, previous_report(paths, day))
+        (staged / REPORT_FILE).write_text(markdown, encoding="utf-8")
+        _replace_dir(staged, final)
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+    return BuiltReport(day, final / REPORT_FILE, charts, markdown, data.has_data)
