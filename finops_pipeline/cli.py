@@ -78,11 +78,13 @@ def _progress_logger():
         logger = logging.getLogger("finops.progress")
         logger.setLevel(logging.INFO)
         logger.propagate = False
-        if not logger.handlers:
-            handler = logging.StreamHandler(sys.stdout)
-            handler.setFormatter(Compact())
-            handler.addFilter(UserOrProblem())
-            logger.addHandler(handler)
+        # A handler per run, on the sys.stdout of the moment (a caller may have replaced it).
+        for old in list(logger.handlers):
+            logger.removeHandler(old)
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(Compact())
+        handler.addFilter(UserOrProblem())
+        logger.addHandler(handler)
         return logger
 
     return progress
