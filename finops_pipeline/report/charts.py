@@ -162,11 +162,11 @@ def budget_burn_chart(data: ReportData, path: Path) -> bool:
     for p, s, b in zip(positions, spent, budget, strict=True):
         ax.text(s, p - 0.2, f" {f.usd(s)} ({f.pct(s / b, 0) if b else f.DASH})",
                 va="center", fontsize=9)
-    ax.set_xlim(right=max(spent + budget) * 1.25 or 1)
+    ax.set_xlim(right=max(spent + budget) * 1.5 or 1)  # room for the labels and legend
     _usd_axis(ax, max(spent + budget), "x")
     ax.set_xlabel("USD, month to date")
     ax.set_title(f"Budget burn by team, {data.day:%B %Y} to {data.day}")
-    ax.legend(loc="lower right", fontsize=8, frameon=False)
+    ax.legend(loc="center right", fontsize=8, frameon=False)
     ax.grid(axis="x", alpha=0.3)
     _save(fig, path)
     return True
