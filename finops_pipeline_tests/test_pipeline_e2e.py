@@ -198,7 +198,7 @@ def test_ingest_log_balances_for_every_day(data_dir: Path):
                       "all_requests_priced": True, "ingest_log_balances": True,
                       "lake_matches_warehouse": True, "requests_match_run_summaries": True,
                       "latest_partition_fresh": False, "trend_matches_kpis": True,
-                      "savings_within_cost": True}
+                      "savings_within_cost": True, "run_credits_match_running_total": True}
 
 
 def test_requests_are_priced_and_unknown_models_stay_null(data_dir: Path):
@@ -305,3 +305,37 @@ def test_rematerializing_reprices_with_the_current_config(data_dir: Path, tmp_pa
     assert after["price_basis"].to_list() == ["config_override", "config_override"]
     kpi = sql(data_dir, "SELECT cost_usd FROM kpi_workflow_daily WHERE day = '2026-03-01'")
     assert kpi.item() == pytest.approx(sum(after["cost_usd"]))
+
+
+def test_ai_credits_reach_the_kpis_and_the_running_total_is_checked(tmp_path: Path):
+    """Credits as the api-proxy writes them: summed beside the list-price cost, billed at
+    $0.01; a run whose responses do not add up to its running total fails the WARN check."""
+    root = tmp_path / "data"
+    landing = root / "landing" / "gh-aw-logs"
+
+    def credited(rid: str, credits: float, total: float) -> dict:
+        return record(rid, provider="copilot", model="gpt-5", inp=1000, cr=400,
+                      ai_credits_this_response=credits, ai_credits_total=total,
+                      x_initiator="agent")
+
+    land_run(landing, 21, "2026-03-01T09:00:00Z", "Copilot Agent", "acme/api", [
+        credited("c1", 1.0, 1.0), credited("c2", 2.0, 3.0), credited("c3", 0.5, 3.5)])
+    land_run(landing, 22, "2026-03-01T10:00:00Z", "Copilot Agent", "acme/api", [
+        credited("d1", 1.0, 1.0), credited("d2", 1.0, 9.0)])  # 7 credits never recorded
+    land_run(landing, 23, "2026-03-01T11:00:00Z", "Claude Agent", "acme/api", [record("e1")])
+    result = materialize(root, D1, D1)
+    wf = sql(root, "SELECT workflow, ai_credits, billed_usd, credited_requests, cost_usd "
+                   "FROM kpi_workflow_daily ORDER BY workflow").rows()
+    assert wf[0][:4] == ("Claude Agent", None, None, 0)  # no credits reported: unknown
+    assert wf[1][:4] == ("Copilot Agent", 5.5, pytest.approx(0.055), 5)
+    assert wf[1][4] > 0  # the list price stays beside it
+    runs = sql(root, "SELECT run_id, ai_credits, ai_credits_running_total FROM kpi_run_daily "
+                     "ORDER BY run_id").rows()
+    assert runs == [(21, 3.5, 3.5), (22, 2.0, 9.0), (23, None, None)]
+    assert sql(root, "SELECT ai_credits FROM history_daily").item() == 5.5
+    (check,) = [e for e in result.get_asset_check_evaluations()
+                if e.check_name == "run_credits_match_running_total"]
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    assert check.metadata["runs_compared"].value == 2
+    assert check.metadata["runs_outside_tolerance"].value == 1
+    assert "22" in check.metadata["worst"].value

@@ -269,3 +269,67 @@ def test_empty_input():
     parsed = _parse([])
     assert parsed.requests.height == 0
     assert parsed.rejected.height == 0
+
+
+# --- what GitHub bills: AI credits, as written --------------------------------------------
+
+CREDITED = {
+    "ai_credits_this_response": 3.25, "ai_credits_total": 10.5,
+    "effective_tokens_this_response": 1234.5, "effective_tokens_total": 9000,
+    "model_multiplier": 1.0, "ai_credits_pricing_source": "models-api",
+    "ai_credits_pricing_tier": "standard", "ai_credits_accounting_policy": "per-response",
+    "ai_credits_fallback_pricing_used": False, "ai_credits_dynamic_selector": "auto",
+    "ai_credits_pricing_observed_at": "2026-06-02T00:00:00Z",
+    "ai_credits_pricing_api_version": "2026-03-10", "ai_credits_pricing_discount_percent": 10,
+    "x_initiator": "agent",
+}
+
+
+def test_credits_and_their_provenance_are_carried_as_written():
+    row = _valid_one(token_record(provider="copilot", model="gpt-5", cache_read_tokens=40,
+                                  **CREDITED))
+    assert (row["ai_credits"], row["ai_credits_total"]) == (3.25, 10.5)
+    assert (row["effective_tokens"], row["effective_tokens_total"]) == (1234.5, 9000.0)
+    assert row["model_multiplier"] == 1.0 and row["x_initiator"] == "agent"
+    assert row["ai_credits_pricing_source"] == "models-api"
+    assert row["ai_credits_pricing_tier"] == "standard"
+    assert row["ai_credits_accounting_policy"] == "per-response"
+    assert row["ai_credits_fallback_pricing_used"] is False
+    assert row["ai_credits_pricing_discount_percent"] == 10.0
+    assert row["ai_credits_pricing_api_version"] == "2026-03-10"
+    # never recomputed from the tokens: 40 of the 100 input tokens were cache reads
+    assert row["input_tokens"] == 60 and row["ai_credits"] == 3.25
+
+
+def test_a_record_without_credits_keeps_them_null():
+    row = _valid_one(token_record())
+    assert row["ai_credits"] is None and row["ai_credits_total"] is None
+    assert row["ai_credits_fallback_pricing_used"] is None
+
+
+@pytest.mark.parametrize(("provider", "model", "flag", "rule", "uncached"), [
+    ("anthropic", "claude-sonnet-4", True, INCLUSIVE_CACHE_READ, 600),  # flag wins
+    ("copilot", "gpt-5", False, EXCLUSIVE, 1000),
+    ("copilot", "gpt-5", None, INCLUSIVE_CACHE_READ, 600),  # no flag: the provider's rule
+])
+def test_input_tokens_include_cache_overrides_the_provider_rule(provider, model, flag, rule,
+                                                                 uncached):
+    extra = {} if flag is None else {"input_tokens_include_cache": flag}
+    row = _valid_one(token_record(provider=provider, model=model, **RAW, **extra))
+    assert (row["token_rule"], row["input_tokens"]) == (rule, uncached)
+
+
+@pytest.mark.parametrize(("record", "reason"), [
+    (token_record(ai_credits_this_response=-1),
+     "ai_credits_this_response: a non-negative number (got '-1')"),
+    (token_record(ai_credits_total="many"), "ai_credits_total: a non-negative number (got 'many')"),
+    (token_record(model_multiplier="x2"), "model_multiplier: a non-negative number (got 'x2')"),
+    (token_record(input_tokens_include_cache="yes"),
+     "input_tokens_include_cache: true or false (got 'yes')"),
+    (token_record(provider="anthropic", input_tokens=10, cache_read_tokens=40,
+                  input_tokens_include_cache=True),
+     "cannot make token buckets disjoint: input_tokens_include_cache is true, yet "
+     "cache_read_tokens (40) > input_tokens (10)"),
+])
+def test_bad_credit_fields_are_quarantined_naming_the_field(record, reason):
+    assert _rejected_reason(record, position=2) == reason

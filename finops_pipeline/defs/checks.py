@@ -22,6 +22,12 @@ LATEST_PARTITION_FRESH = "latest_partition_fresh"
 # gh-aw's run_summary totals are sums over the proxy's raw lines; ours drop quarantined lines
 # and duplicates, so a run may differ a little. Beyond 1% of its tokens it is reported.
 SUMMARY_TOLERANCE = 0.01
+RUN_CREDITS_MATCH_RUNNING_TOTAL = "run_credits_match_running_total"
+# Per-response credits are written rounded (a few decimals) while the running total is kept
+# exact: a run of hundreds of responses drifts by rounding alone. Beyond 0.05 credits or 0.5%
+# of the total, records are missing or counted twice.
+CREDITS_TOLERANCE_ABS = 0.05
+CREDITS_TOLERANCE_REL = 0.005
 # The schedule runs at 08:00 UTC for yesterday, so a healthy warehouse is at most 2 days old.
 FRESHNESS_DAYS = 2
 
@@ -189,6 +195,46 @@ def check_requests_match_run_summaries(
 def requests_match_run_summaries(context: dg.AssetCheckExecutionContext,
                                  finops: FinopsConfig) -> dg.AssetCheckResult:
     return check_requests_match_run_summaries(finops.paths(), _run_days(context))
+
+
+def check_run_credits_match_running_total(
+        paths: DataPaths, days: Sequence[dt.date] | None = None) -> dg.AssetCheckResult:
+    """Per run attempt of `days` (every day when None): the AI credits of its responses add up
+    to the api-proxy's last running total (`ai_credits_total`), within CREDITS_TOLERANCE.
+    A difference means lost or duplicated records, or credits recomputed somewhere."""
+    where, params = _days_clause(days)
+    try:
+        with read_only(paths.warehouse) as con:
+            runs = con.sql(f"""
+                SELECT day, repo, workflow, run_id, run_attempt, credited_requests,
+                       ai_credits, ai_credits_running_total,
+                       abs(ai_credits - ai_credits_running_total) AS difference
+                FROM kpi_run_daily
+                WHERE ai_credits_running_total IS NOT NULL AND {where}
+                ORDER BY difference DESC""", params=params or None).pl()
+    except WarehouseMissing as exc:
+        return _missing(exc)
+    allowed = pl.max_horizontal(pl.lit(CREDITS_TOLERANCE_ABS),
+                                CREDITS_TOLERANCE_REL * pl.col("ai_credits_running_total"))
+    off = runs.filter(pl.col("ai_credits").is_null() | (pl.col("difference") > allowed))
+    return dg.AssetCheckResult(
+        passed=off.height == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"runs_compared": runs.height, "runs_outside_tolerance": off.height,
+                  "tolerance": f"max({CREDITS_TOLERANCE_ABS} credits, "
+                               f"{CREDITS_TOLERANCE_REL:.1%} of the total)",
+                  "worst": markdown_preview(off, rows=10) if off.height else "none"},
+    )
+
+
+@dg.asset_check(asset=WAREHOUSE_KEYS["kpi_run_daily"], name=RUN_CREDITS_MATCH_RUNNING_TOTAL,
+                partitions_def=daily_partitions,
+                description="Per run attempt of the run's days, the AI credits of its responses "
+                "add up to the api-proxy's last running total (ai_credits_total), within "
+                f"max({CREDITS_TOLERANCE_ABS} credits, {CREDITS_TOLERANCE_REL:.1%}).")
+def run_credits_match_running_total(context: dg.AssetCheckExecutionContext,
+                                    finops: FinopsConfig) -> dg.AssetCheckResult:
+    return check_run_credits_match_running_total(finops.paths(), _run_days(context))
 
 
 @dg.asset_check(asset=WAREHOUSE_KEYS["history_daily"], name=LATEST_PARTITION_FRESH,

@@ -22,9 +22,21 @@ TOKEN_BUCKETS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_wr
 REQUIRED_INT_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens",
                        "cache_write_tokens", "duration_ms")
 OPTIONAL_INT_FIELDS = ("response_bytes", "reasoning_tokens")
+# What GitHub bills (AI credits, since mid-2026), as the api-proxy writes it per response:
+# taken as written, never recomputed from the tokens (gh-aw once subtracted cache twice).
+CREDIT_NUMBER_FIELDS = ("ai_credits_this_response", "ai_credits_total",
+                        "effective_tokens_this_response", "effective_tokens_total",
+                        "model_multiplier", "ai_credits_pricing_discount_percent")
+CREDIT_TEXT_FIELDS = ("ai_credits_pricing_source", "ai_credits_pricing_tier",
+                      "ai_credits_accounting_policy", "ai_credits_dynamic_selector",
+                      "ai_credits_pricing_observed_at", "ai_credits_pricing_api_version")
+BOOLEAN_FIELDS = ("ai_credits_fallback_pricing_used", "input_tokens_include_cache")
 # Every field the pipeline reads from a record; anything else is allowed and ignored.
 FIELDS = ("timestamp", "request_id", "provider", "model", "path", "status", "streaming",
-          *REQUIRED_INT_FIELDS, *OPTIONAL_INT_FIELDS, "_schema", "event", "x_initiator")
+          *REQUIRED_INT_FIELDS, *OPTIONAL_INT_FIELDS, "_schema", "event", "x_initiator",
+          *CREDIT_NUMBER_FIELDS, *CREDIT_TEXT_FIELDS, *BOOLEAN_FIELDS)
+#: One AI credit is one US cent.
+USD_PER_AI_CREDIT = 0.01
 
 
 # The `llm_requests` lake dataset; `_file_rank` orders copies of one request (internal).
@@ -38,8 +50,15 @@ LLM_REQUESTS_SCHEMA: dict[str, pl.DataType] = {
     "prompt_tokens": pl.Int64(), "total_tokens": pl.Int64(), "duration_ms": pl.Int64(),
     "response_bytes": pl.Int64(), "x_initiator": pl.String(), "schema_version": pl.String(),
     "token_rule": pl.String(), "cost_usd": pl.Float64(), "reported_cost_usd": pl.Float64(),
-    "price_basis": pl.String(), "_source": pl.String(), "_line": pl.Int64(),
-    "_file_rank": pl.Int32(),
+    "price_basis": pl.String(),
+    "ai_credits": pl.Float64(), "ai_credits_total": pl.Float64(),
+    "effective_tokens": pl.Float64(), "effective_tokens_total": pl.Float64(),
+    "model_multiplier": pl.Float64(), "ai_credits_pricing_source": pl.String(),
+    "ai_credits_pricing_tier": pl.String(), "ai_credits_accounting_policy": pl.String(),
+    "ai_credits_fallback_pricing_used": pl.Boolean(), "ai_credits_dynamic_selector": pl.String(),
+    "ai_credits_pricing_observed_at": pl.String(), "ai_credits_pricing_api_version": pl.String(),
+    "ai_credits_pricing_discount_percent": pl.Float64(),
+    "_source": pl.String(), "_line": pl.Int64(), "_file_rank": pl.Int32(),
 }
 
 
@@ -60,6 +79,14 @@ class RawTokenUsage(pa.DataFrameModel):
     duration_ms: str = pa.Field(nullable=False)
     response_bytes: str = pa.Field(nullable=True)
     reasoning_tokens: str = pa.Field(nullable=True)
+    ai_credits_this_response: str = pa.Field(nullable=True)
+    ai_credits_total: str = pa.Field(nullable=True)
+    effective_tokens_this_response: str = pa.Field(nullable=True)
+    effective_tokens_total: str = pa.Field(nullable=True)
+    model_multiplier: str = pa.Field(nullable=True)
+    ai_credits_pricing_discount_percent: str = pa.Field(nullable=True)
+    ai_credits_fallback_pricing_used: str = pa.Field(nullable=True)
+    input_tokens_include_cache: str = pa.Field(nullable=True)
     schema: str = pa.Field(nullable=True, alias="_schema", str_startswith=SCHEMA_PREFIX)
     event: str = pa.Field(nullable=True, isin=[EVENT])
 
@@ -78,6 +105,14 @@ class RawTokenUsage(pa.DataFrameModel):
     @pa.check(*REQUIRED_INT_FIELDS, *OPTIONAL_INT_FIELDS, name="a non-negative integer")
     def _non_negative_int(cls, data: PolarsData) -> pl.LazyFrame:
         return checks.matches(data, checks.NON_NEGATIVE_INT)
+
+    @pa.check(*CREDIT_NUMBER_FIELDS, name="a non-negative number")
+    def _non_negative_number(cls, data: PolarsData) -> pl.LazyFrame:
+        return checks.matches(data, checks.NON_NEGATIVE_NUMBER)
+
+    @pa.check(*BOOLEAN_FIELDS, name="true or false")
+    def _boolean(cls, data: PolarsData) -> pl.LazyFrame:
+        return checks.matches(data, checks.BOOLEAN)
 
     @pa.check("status", name="an HTTP status 100-599")
     def _status(cls, data: PolarsData) -> pl.LazyFrame:

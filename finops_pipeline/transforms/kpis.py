@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from finops_pipeline.schemas.token_usage import TOKEN_BUCKETS
+from finops_pipeline.schemas.token_usage import TOKEN_BUCKETS, USD_PER_AI_CREDIT
 
 
 def _safe_div(num: pl.Expr, den: pl.Expr) -> pl.Expr:
@@ -42,10 +42,21 @@ def request_sums() -> list[pl.Expr]:
         # An unpriced request makes no cost visible as 0: all-unpriced sums stay null.
         pl.when(priced.any()).then(c("cost_usd").sum()).alias("cost_usd"),
         (~priced).sum().cast(pl.Int64).alias("unpriced_requests"),
+        # What GitHub bills, where the records say: null (unknown) when none of them did.
+        *credit_sums(),
         c("duration_ms").mean().alias("avg_duration_ms_per_request"),
         c("model").n_unique().cast(pl.Int64).alias("models"),
         c("model").mode().sort().first().alias("top_model"),
     ]
+
+
+def credit_sums() -> list[pl.Expr]:
+    """AI credits of requests that reported them, the USD they bill, and how many did."""
+    c = pl.col
+    credited = c("ai_credits").is_not_null()
+    credits = pl.when(credited.any()).then(c("ai_credits").sum())
+    return [credits.alias("ai_credits"), (credits * USD_PER_AI_CREDIT).alias("billed_usd"),
+            credited.sum().cast(pl.Int64).alias("credited_requests")]
 
 
 def run_sums() -> list[pl.Expr]:
@@ -62,13 +73,15 @@ def run_sums() -> list[pl.Expr]:
         c("reported_tokens").sum().cast(pl.Int64),
         pl.when(c("reported_cost_usd").is_not_null().any())
         .then(c("reported_cost_usd").sum()).alias("reported_cost_usd"),
+        pl.when(c("reported_ai_credits").is_not_null().any())
+        .then(c("reported_ai_credits").sum()).alias("reported_ai_credits"),
         c("turns").sum().cast(pl.Int64),
         c("duration_ms").sum().cast(pl.Int64).alias("run_duration_ms"),
     ]
 
 
 _REQUEST_ZEROES = ("requests", "error_requests", *TOKEN_BUCKETS, "prompt_tokens",
-                   "total_tokens", "unpriced_requests", "models")
+                   "total_tokens", "unpriced_requests", "credited_requests", "models")
 
 
 def _fill_requests(df: pl.DataFrame) -> pl.DataFrame:
@@ -93,6 +106,7 @@ KPI_WORKFLOW_DAILY_COLUMNS = (
     "day", "repo", "workflow", "runs", "run_attempts", "instrumented_runs", "failed_runs",
     "requests", "error_requests", *TOKEN_BUCKETS, "reasoning_tokens", "prompt_tokens",
     "total_tokens", "reported_tokens", "cost_usd", "reported_cost_usd", "unpriced_requests",
+    "ai_credits", "billed_usd", "credited_requests", "reported_ai_credits",
     "cache_hit_rate", "io_ratio", "error_rate", "avg_requests_per_run",
     "avg_duration_ms_per_request", "avg_tokens_per_run", "avg_cost_per_run", "turns",
     "avg_turns_per_run", "run_duration_ms", "models", "top_model",
@@ -112,6 +126,7 @@ def kpi_workflow_daily(runs: pl.DataFrame, requests: pl.DataFrame) -> pl.DataFra
 KPI_MODEL_DAILY_COLUMNS = (
     "day", "provider", "model", "price_basis", "requests", "error_requests", *TOKEN_BUCKETS,
     "reasoning_tokens", "prompt_tokens", "total_tokens", "cost_usd", "unpriced_requests",
+    "ai_credits", "billed_usd", "credited_requests",
     "cache_hit_rate", "io_ratio", "error_rate", "avg_duration_ms_per_request", "workflows",
     "share_of_requests", "share_of_cost",
 )
@@ -140,6 +155,7 @@ def kpi_model_daily(requests: pl.DataFrame) -> pl.DataFrame:
 KPI_WORKFLOW_MODEL_DAILY_COLUMNS = (
     "day", "repo", "workflow", "provider", "model", "price_basis", "requests", "error_requests",
     *TOKEN_BUCKETS, "prompt_tokens", "total_tokens", "cost_usd", "unpriced_requests",
+    "ai_credits", "billed_usd", "credited_requests",
     "cache_hit_rate", "io_ratio", "error_rate", "share_of_requests", "share_of_cost",
 )
 
@@ -166,7 +182,8 @@ def kpi_workflow_model_daily(requests: pl.DataFrame) -> pl.DataFrame:
 HISTORY_DAILY_COLUMNS = (
     "day", "runs", "run_attempts", "instrumented_runs", "failed_runs", "requests",
     "error_requests", *TOKEN_BUCKETS, "reasoning_tokens", "prompt_tokens", "total_tokens",
-    "reported_tokens", "cost_usd", "reported_cost_usd", "unpriced_requests", "cache_hit_rate",
+    "reported_tokens", "cost_usd", "reported_cost_usd", "unpriced_requests", "ai_credits",
+    "billed_usd", "credited_requests", "reported_ai_credits", "cache_hit_rate",
     "io_ratio", "error_rate", "avg_requests_per_run", "avg_tokens_per_run", "avg_cost_per_run",
     "workflows", "repos", "models", "rows_quarantined", "rows_duplicate",
 )
@@ -203,7 +220,9 @@ KPI_RUN_DAILY_COLUMNS = (
     "day", "repo", "workflow", "run_id", "run_attempt", "head_branch", "event", "conclusion",
     "is_failed", "has_token_data", "url", "created_at", "turns", "duration_ms", "requests",
     "error_requests", *TOKEN_BUCKETS, "prompt_tokens", "total_tokens", "cost_usd",
-    "unpriced_requests", "small_requests", "small_requests_cost_usd", "top_model",
+    "unpriced_requests", "ai_credits", "billed_usd", "credited_requests",
+    "ai_credits_running_total", "reported_ai_credits", "small_requests",
+    "small_requests_cost_usd", "top_model",
 )
 
 
@@ -222,10 +241,13 @@ def kpi_run_daily(runs: pl.DataFrame, requests: pl.DataFrame, *,
         *request_sums(),
         small.sum().cast(pl.Int64).alias("small_requests"),
         c("cost_usd").filter(small).sum().alias("small_requests_cost_usd"),
+        # The api-proxy's running total: its largest value is the attempt's last.
+        c("ai_credits_total").max().alias("ai_credits_running_total"),
     )
     out = runs.select(
         "day", "repo", "workflow", "run_id", "run_attempt", "head_branch", "event", "conclusion",
         "is_failed", "has_token_data", "url", "created_at", "turns", "duration_ms",
+        "reported_ai_credits",
     ).join(by_run, on=keys, how="left")
     # No requests: nothing was spent (0), unlike requests that could not be priced (null).
     out = _fill_requests(out).with_columns(c("small_requests").fill_null(0),

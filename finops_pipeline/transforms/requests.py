@@ -2,8 +2,13 @@
 
 Providers disagree on whether `input_tokens` includes cached tokens (DESIGN section 5):
 Anthropic's excludes cache reads and writes; OpenAI's, Copilot's and Gemini's include cache
-reads. The lake stores disjoint buckets and the rule applied (`token_rule`); a record whose
-numbers cannot be made disjoint is quarantined with the reason.
+reads. A record's own `input_tokens_include_cache` (true: includes cache reads; false: excludes
+them) overrides that rule. The lake stores disjoint buckets and the rule applied
+(`token_rule`); a record whose numbers cannot be made disjoint is quarantined with the reason.
+
+The AI credits GitHub bills for the response (`ai_credits_this_response`, kept as
+`ai_credits`), the run's running total, effective tokens, the model multiplier and the
+pricing provenance are carried as written: credits are never recomputed from tokens.
 """
 
 from __future__ import annotations
@@ -16,10 +21,12 @@ import polars as pl
 from finops_pipeline.schemas.json_engine import int_from_text
 from finops_pipeline.schemas.timeparse import parse_utc_timestamp
 from finops_pipeline.schemas.token_rules import (
+    EXCLUSIVE,
     INCLUSIVE_CACHE_READ,
     token_rule,
 )
 from finops_pipeline.schemas.token_usage import (
+    CREDIT_TEXT_FIELDS,
     FIELDS,
     LLM_REQUESTS_SCHEMA,
     OPTIONAL_INT_FIELDS,
@@ -39,6 +46,10 @@ class ParsedRequests:
 
 def _int(name: str) -> pl.Expr:
     return int_from_text(pl.col(name))
+
+
+def _number(name: str) -> pl.Expr:
+    return pl.col(name).cast(pl.Float64, strict=False).alias(name)
 
 
 def parse_requests(lines: pl.DataFrame, refs: pl.DataFrame, day: dt.date,
@@ -76,15 +87,22 @@ def parse_requests(lines: pl.DataFrame, refs: pl.DataFrame, day: dt.date,
     )
     typed = typed.filter(pl.col("run_id").is_not_null())
 
-    rule = token_rule(pl.col("provider"), pl.col("model"))
+    # The record's own flag, where the api-proxy writes it, overrides the per-provider rule.
+    flag = pl.col("input_tokens_include_cache")
+    rule = (pl.when(flag == "true").then(pl.lit(INCLUSIVE_CACHE_READ))
+            .when(flag == "false").then(pl.lit(EXCLUSIVE))
+            .otherwise(token_rule(pl.col("provider"), pl.col("model"))))
     raw_input = _int("input_tokens")
     cache_read = _int("cache_read_tokens")
     typed = typed.with_columns(rule.alias("token_rule")).with_columns(
         ((pl.col("token_rule") == INCLUSIVE_CACHE_READ) & (raw_input < cache_read))
         .alias("_not_disjoint"))
     not_disjoint = typed.filter("_not_disjoint").with_columns(
-        (pl.lit("cannot make token buckets disjoint: provider ") + pl.col("provider")
-         + pl.lit(" counts cache reads inside input_tokens, yet cache_read_tokens (")
+        (pl.lit("cannot make token buckets disjoint: ")
+         + pl.when(flag == "true").then(pl.lit("input_tokens_include_cache is true"))
+         .otherwise(pl.lit("provider ") + pl.col("provider")
+                    + pl.lit(" counts cache reads inside input_tokens"))
+         + pl.lit(", yet cache_read_tokens (")
          + pl.col("cache_read_tokens") + pl.lit(") > input_tokens (")
          + pl.col("input_tokens") + pl.lit(")")).alias("_reason")
     )
@@ -119,6 +137,15 @@ def parse_requests(lines: pl.DataFrame, refs: pl.DataFrame, day: dt.date,
         pl.lit(None, pl.Float64).alias("cost_usd"),
         pl.lit(None, pl.Float64).alias("reported_cost_usd"),
         pl.lit(None, pl.String).alias("price_basis"),
+        _number("ai_credits_this_response").alias("ai_credits"),
+        _number("ai_credits_total"),
+        _number("effective_tokens_this_response").alias("effective_tokens"),
+        _number("effective_tokens_total"),
+        _number("model_multiplier"),
+        *[pl.col(f) for f in CREDIT_TEXT_FIELDS],
+        (pl.col("ai_credits_fallback_pricing_used") == "true")
+        .alias("ai_credits_fallback_pricing_used"),
+        _number("ai_credits_pricing_discount_percent"),
         "_source", "_line", "_file_rank",
     )
     requests, inconsistent = split_valid(requests, LlmRequests)
