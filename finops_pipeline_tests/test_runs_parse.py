@@ -263,3 +263,66 @@ def test_a_large_run_id_is_kept_exactly():
 def test_empty_input():
     parsed = _parse([])
     assert parsed.runs.height == parsed.rejected.height == parsed.refs.height == 0
+
+
+# --- gh aw logs --json: the current shape reports AI credits, the older one a cost -------------
+
+BY_MODEL = {
+    "claude-sonnet-4.6": {"provider": "copilot", "input_tokens": 1000, "output_tokens": 200,
+                          "cache_read_tokens": 5000, "cache_write_tokens": 0,
+                          "reasoning_tokens": 10, "effective_tokens": 900, "requests": 4,
+                          "duration_ms": 9000, "response_bytes": 100, "aic": 12.5},
+    "gpt-5-mini": {"provider": "copilot", "input_tokens": 300, "output_tokens": 50,
+                   "cache_read_tokens": 0, "cache_write_tokens": 100, "requests": 2,
+                   "aic": 0.75},
+}
+
+
+def current_run(run_id: int, **extra) -> dict:
+    """A current `gh aw logs --json` run: run_id, aic and a per-model summary; no
+    estimated_cost, total_cost or database_id."""
+    run = {"run_id": run_id, "number": 7, "workflow_name": "Daily Report",
+           "created_at": CREATED, "url": URL, "status": "completed", "conclusion": "success",
+           "duration": "2m", "aic": 13.25,
+           "token_usage_summary": {"total_aic": 13.25, "by_model": BY_MODEL}}
+    run.update(extra)
+    return run
+
+
+def test_the_current_json_shape_reports_credits_and_per_model_totals():
+    row = _one({"_shape": "logs_json", "_token_files": 0, "_raw": current_run(77)})
+    assert (row["run_id"], row["reported_ai_credits"], row["reported_cost_usd"]) == (
+        77, 13.25, None)
+    # the run totals, summed over the models (the summary carries no totals of its own)
+    assert (row["summary_input_tokens"], row["summary_output_tokens"],
+            row["summary_cache_read_tokens"], row["summary_cache_write_tokens"],
+            row["summary_requests"]) == (1300, 250, 5000, 100, 6)
+    assert json.loads(row["reported_by_model"]) == BY_MODEL
+
+
+def test_credits_come_from_total_aic_else_the_models():
+    raw = current_run(78)
+    del raw["aic"]
+    assert _one({"_shape": "logs_json", "_raw": raw})["reported_ai_credits"] == 13.25
+    del raw["token_usage_summary"]["total_aic"]
+    assert _one({"_shape": "logs_json", "_raw": raw})["reported_ai_credits"] == 13.25
+
+
+def test_the_older_json_shape_keeps_its_cost_and_totals():
+    row = _one({"_shape": "logs_json", "_raw": json_run(
+        79, CREATED, url=URL, total_cost=0.07, estimated_cost=None,
+        token_usage_summary={"total_input_tokens": 10, "total_output_tokens": 2,
+                             "total_requests": 1})})
+    assert (row["reported_cost_usd"], row["reported_ai_credits"]) == (0.07, None)
+    assert (row["summary_input_tokens"], row["summary_requests"]) == (10, 1)
+    assert row["reported_by_model"] is None
+
+
+def test_a_malformed_by_model_does_not_cost_the_run():
+    row = _one({"_shape": "logs_json",
+                "_raw": current_run(80, token_usage_summary={"by_model": ["not", "a", "map"]},
+                                    aic=None)})
+    assert row["summary_input_tokens"] is None and row["reported_ai_credits"] is None
+    row = _one({"_shape": "logs_json", "_raw": current_run(81, token_usage_summary={
+        "by_model": {"m": {"input_tokens": "lots", "aic": "x"}}}, aic=None)})
+    assert row["summary_input_tokens"] is None and row["reported_ai_credits"] is None

@@ -58,9 +58,12 @@ RUN_FIELD_PATHS: dict[str, tuple[str, ...]] = {
     "turns": ("$.run.Turns", "$.turns", "$.Turns"),
     "error_count": ("$.run.ErrorCount", "$.error_count", "$.ErrorCount"),
     "warning_count": ("$.run.WarningCount", "$.warning_count", "$.WarningCount"),
+    # Older `gh aw logs --json` files: estimated_cost / total_cost; current ones report AI
+    # credits instead (`aic`, token_usage_summary.total_aic) and a per-model breakdown.
     "reported_cost_usd": ("$.run.EstimatedCost", "$.estimated_cost", "$.EstimatedCost",
-                          "$.estimatedCost"),
-    "reported_ai_credits": ("$.aic", "$.run.AIC"),
+                          "$.estimatedCost", "$.total_cost"),
+    "reported_ai_credits": ("$.aic", "$.run.AIC", "$.token_usage_summary.total_aic"),
+    "reported_by_model": ("$.token_usage_summary.by_model",),
     "engine": ("$.engine_id", "$.engine", "$.run.Engine"),
     "summary_input_tokens": ("$.token_usage_summary.total_input_tokens",),
     "summary_output_tokens": ("$.token_usage_summary.total_output_tokens",),

@@ -12,10 +12,10 @@ from finops_pipeline.schemas.gh_aw_layout import (
     AW_INFO_FIELD_PATHS,
     RUN_FIELD_PATHS,
 )
+from finops_pipeline.schemas.json_engine import cursor as _cursor
 from finops_pipeline.schemas.json_engine import int_from_text
 from finops_pipeline.schemas.runs import (
     FAILED_CONCLUSIONS,
-    RAW_RUN_INT_FIELDS,
     RUN_REFS_SCHEMA,
     WORKFLOW_RUNS_SCHEMA,
     RawRun,
@@ -52,6 +52,37 @@ def _int(name: str) -> pl.Expr:
     return int_from_text(pl.col(name))
 
 
+#: token_usage_summary.by_model fields -> the run totals they add up to.
+_BY_MODEL_SUMS = {"input_tokens": "summary_input_tokens",
+                  "output_tokens": "summary_output_tokens",
+                  "cache_read_tokens": "summary_cache_read_tokens",
+                  "cache_write_tokens": "summary_cache_write_tokens",
+                  "requests": "summary_requests"}
+
+
+def by_model_totals(runs: pl.DataFrame) -> pl.DataFrame:
+    """`runs` with the sums over `reported_by_model` (current gh-aw: token_usage_summary.
+    by_model{model: {input_tokens, ..., requests, aic}}) as `_by_model_<field>` columns.
+
+    The object's keys are model names, so DuckDB reads it as a MAP; a value of the wrong form
+    becomes null, never an error (the run totals it feeds are informational)."""
+    sums = ", ".join(
+        f"list_sum(list_transform(map_values(m), lambda v: TRY_CAST(json_extract_string(v, "
+        f"'$.{f}') AS {'DOUBLE' if f == 'aic' else 'BIGINT'}))) AS _by_model_{f}"
+        for f in (*_BY_MODEL_SUMS, "aic"))
+    src = runs.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("_i"),
+                      "reported_by_model")
+    with _cursor() as con:
+        con.register("src", src)
+        out = con.sql(f"""
+            SELECT _i, {sums} FROM (
+                SELECT _i, CASE WHEN json_type(reported_by_model) = 'OBJECT' THEN
+                    json_transform(reported_by_model, '"MAP(VARCHAR, JSON)"') END AS m
+                FROM src)""").pl().sort("_i").drop("_i")
+        con.unregister("src")
+    return pl.concat([runs, out], how="horizontal")
+
+
 def parse_runs(raw: pl.DataFrame, day: dt.date, source: str) -> ParsedRuns:
     """Extract, validate and type the runs of one day from one source's raw run rows."""
     # The run object first; then aw_info.json; then agent_usage.json (run totals when the
@@ -83,6 +114,7 @@ def parse_runs(raw: pl.DataFrame, day: dt.date, source: str) -> ParsedRuns:
         go_duration_ms(pl.col("duration_text")).round(0).cast(pl.Int64),
         ((ts["updated_at"] - ts["started_at"]).dt.total_milliseconds()).clip(lower_bound=0),
     )
+    valid = by_model_totals(valid)
     runs = valid.select(
         pl.lit(day).alias("day"),
         pl.lit(source).alias("source"),
@@ -103,8 +135,12 @@ def parse_runs(raw: pl.DataFrame, day: dt.date, source: str) -> ParsedRuns:
         _int("warning_count").alias("warning_count"),
         _int("token_usage").alias("reported_tokens"),
         pl.col("reported_cost_usd").cast(pl.Float64, strict=False),
-        pl.col("reported_ai_credits").cast(pl.Float64, strict=False),
-        *[_int(c) for c in RAW_RUN_INT_FIELDS if c.startswith("summary_")],
+        pl.coalesce(pl.col("reported_ai_credits").cast(pl.Float64, strict=False),
+                    "_by_model_aic").alias("reported_ai_credits"),
+        "reported_by_model",
+        # The summary's totals, else (current gh-aw, per model only) their sums.
+        *[pl.coalesce(_int(total), f"_by_model_{field}").alias(total)
+          for field, total in _BY_MODEL_SUMS.items()],
         pl.col("_token_files").cast(pl.Int32).alias("token_files"),
         (pl.col("_token_files") > 0).alias("has_token_data"),
         pl.lit(None, pl.Int64).alias("requests"),
