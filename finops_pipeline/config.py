@@ -55,12 +55,32 @@ class GitHubSource(_Strict):
         return repos
 
 
+class GitHubBillingSource(_Strict):
+    """GitHub's AI-credit usage per day (the billing API) for organizations and enterprises."""
+
+    orgs: list[str] = Field(default_factory=list)
+    enterprises: list[str] = Field(default_factory=list)
+    users: list[str] = Field(default_factory=list)
+    #: Days before this are read from the legacy premium-request usage endpoint.
+    ai_credits_since: dt.date = dt.date(2026, 6, 1)
+    max_concurrency: int = Field(default=4, ge=1, le=16)
+
+    @field_validator("orgs", "enterprises", "users")
+    @classmethod
+    def _names(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if not name or "/" in name or name != name.strip():
+                raise ValueError(f"{name!r} is not an organization, enterprise or user name")
+        return names
+
+
 class PathsSource(_Strict):
     paths: list[str] = Field(default_factory=list)
 
 
 class Sources(_Strict):
     github: GitHubSource | None = None
+    github_billing: GitHubBillingSource | None = None
     gh_aw_logs: PathsSource | None = None
     agent_calls: PathsSource | None = None
     otel: PathsSource | None = None

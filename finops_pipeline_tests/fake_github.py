@@ -234,6 +234,10 @@ class FakeGitHub:
         self._run_artifacts: dict[tuple[str, int], list[int]] = {}
         self._pulls: dict[str, list[dict]] = {}
         self._issues: dict[str, list[dict]] = {}
+        #: (account path, name, endpoint, day) -> usage items of the billing API
+        self._billing: dict[tuple[str, str, str, str], list[dict]] = {}
+        #: (account path, name, endpoint) whose answers cover the month (no timePeriod.day)
+        self.billing_month_only: set[tuple[str, str, str]] = set()
         #: False: writes to issues answer 403 (a token without issues:write).
         self.issues_writable = True
         self._faults: dict[tuple[str, str], deque[Fault]] = {}
@@ -424,6 +428,39 @@ class FakeGitHub:
             issues.append(issue)
             return issue
 
+    def add_billing(self, account: str, day: str, items: list[dict], *,
+                    kind: str = "organizations", endpoint: str = "ai_credit") -> None:
+        """Usage items the billing API answers for `account` on `day` (YYYY-MM-DD)."""
+        with self._lock:
+            self._billing.setdefault((kind, account, endpoint, day), []).extend(items)
+
+    def _answer_billing(self, path: str, parts: list[str],
+                        query: dict[str, list[str]], headers: dict) -> _Answer | None:
+        if (len(parts) != 6 or parts[0] not in ("organizations", "enterprises", "users")
+                or parts[2:4] != ["settings", "billing"] or parts[5] != "usage"):
+            return None
+        if headers.get("x-github-api-version") != "2026-03-10":
+            return self._json(400, {"message": "Unsupported API version"})
+        kind, account, endpoint = parts[0], parts[1], parts[4]
+        try:
+            year, month, day = (int(query[k][0]) for k in ("year", "month", "day"))
+        except (KeyError, ValueError):
+            return self._json(422, {"message": "year, month and day are required"})
+        key = (kind, account, endpoint, f"{year:04d}-{month:02d}-{day:02d}")
+        with self._lock:
+            known = any(k[:2] == (kind, account) for k in self._billing)
+            items = list(self._billing.get(key, []))
+        if not known:
+            return self._json(404, {"message": "Not Found"})
+        page = self._page(path, query, items, "usageItems")
+        body = json.loads(page.body)
+        del body["total_count"]
+        period = {"year": year, "month": month, "day": day}
+        if (kind, account, endpoint) in self.billing_month_only:
+            del period["day"]
+        body = {"timePeriod": period, kind.removesuffix("s"): account, **body}
+        return _Answer(200, json.dumps(body).encode(), page.headers)
+
     def issues(self, repo: str) -> list[dict]:
         with self._lock:
             return [dict(i) for i in self._issues.get(repo, [])]
@@ -543,6 +580,9 @@ class FakeGitHub:
                 "reset": int(self.rate_limit_reset or time.time() + 3600),
             }
             return self._json(200, {"resources": {"core": core}, "rate": core})
+        billing = self._answer_billing(path, parts, query, headers) if method == "GET" else None
+        if billing is not None:
+            return billing
         if len(parts) < 4 or parts[0] != "repos":
             return self._json(404, {"message": "Not Found"})
         repo = f"{parts[1]}/{parts[2]}"

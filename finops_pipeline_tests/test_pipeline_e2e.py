@@ -193,6 +193,7 @@ def test_ingest_log_balances_for_every_day(data_dir: Path):
               if e.asset_key.path[-1] != "agent_calls"}  # (no agent calls landed here)
     # 2 of 5 lines quarantined on D1 and D2: above the 5% default rate, so the WARN fires.
     assert checks == {"github_fetch_complete": True,  # off: nothing to fetch, nothing failed
+                      "github_billing_fetch_complete": True,
                       "gh_aw_logs_fetch_complete": True, "otel_fetch_complete": True,
                       "rows_in_balance": True, "quarantine_rate_below_threshold": False,
                       "all_requests_priced": True, "ingest_log_balances": True,

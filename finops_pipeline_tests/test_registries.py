@@ -82,7 +82,8 @@ def test_every_registered_source_has_its_asset_and_fetch_check():
         assert fetch_check_name(source) in checks
         assert set(source.raw_kinds) <= set(RAW_KINDS)
     # the API's copy of a run wins over a local one
-    assert [s.name for s in SOURCES] == ["github", "gh_aw_logs", "agent_calls", "otel"]
+    assert [s.name for s in SOURCES] == ["github", "github_billing", "gh_aw_logs", "agent_calls",
+                                        "otel"]
 
 
 def test_a_new_source_is_a_class_and_a_registry_entry(data_dir: Path):  # noqa: F811

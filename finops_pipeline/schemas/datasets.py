@@ -22,6 +22,7 @@ from finops_pipeline.schemas.agent_calls import (
     AgentCalls,
     WorkflowExecutions,
 )
+from finops_pipeline.schemas.billing import BILLING_USAGE_KEY, BILLING_USAGE_SCHEMA, BillingUsage
 from finops_pipeline.schemas.pull_requests import PULL_REQUESTS_SCHEMA, PullRequests
 from finops_pipeline.schemas.raw import RAW_KINDS, with_missing_columns
 from finops_pipeline.schemas.runs import WORKFLOW_RUNS_SCHEMA, WorkflowRuns
@@ -121,6 +122,14 @@ WORKFLOW_EXECUTIONS = Dataset(
     description="One row per app workflow execution (workflow_id), on the day it started: "
                 "name, user, session, organization, start, end, status.",
 )
+BILLING_USAGE = Dataset(
+    "billing_usage", BILLING_USAGE_SCHEMA,
+    key=BILLING_USAGE_KEY, sort=("source", *BILLING_USAGE_KEY),
+    model=BillingUsage, raw_kinds=("billing_usage",),
+    description="What GitHub billed an organization, enterprise or user on the day: one row "
+                "per usage item (product, SKU, model, unit type) with gross, discount and net "
+                "quantities and amounts.",
+)
 INGEST_LOG = Dataset(
     "ingest_log", INGEST_LOG_SCHEMA,
     key=("dataset", "source"), sort=("dataset", "source"), model=None, raw_kinds=(),
@@ -129,7 +138,8 @@ INGEST_LOG = Dataset(
 
 # The datasets normalized from raw rows, then the books that account for them.
 DATASETS: dict[str, Dataset] = {d.name: d for d in (WORKFLOW_RUNS, LLM_REQUESTS, PULL_REQUESTS,
-                                                   AGENT_CALLS, WORKFLOW_EXECUTIONS)}
+                                                   AGENT_CALLS, WORKFLOW_EXECUTIONS,
+                                                   BILLING_USAGE)}
 LAKE_DATASETS: dict[str, Dataset] = {**DATASETS, INGEST_LOG.name: INGEST_LOG}
 
 

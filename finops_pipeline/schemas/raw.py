@@ -71,12 +71,21 @@ AGENT_EVENTS = RawKind("agent_events", {
     "_keep_traces": pl.String(),
     "_primary": pl.Boolean(),
 }, "agent-call telemetry of multi-agent apps: event lines, pipeline results, OTLP lines")
+BILLING_USAGE = RawKind("billing_usage", {
+    "_source": pl.String(),  # the endpoint path asked (no query)
+    "_line": pl.Int64(),  # the item's position in the answer (1-based)
+    "_raw": pl.String(),  # one usageItems[] element as JSON text
+    "_account_type": pl.String(),  # organization | enterprise | user
+    "_account": pl.String(),
+    "_endpoint": pl.String(),  # ai_credit | premium_request
+    "_period": pl.String(),  # the answer's timePeriod as JSON text
+}, "GitHub billing usage items (AI credits or premium requests) of one account and day")
 SKIPS = RawKind("skips", {
     "reason": pl.String(), "count": pl.Int64(),
 }, "runs a source saw but could not take token data from, counted by reason")
 
 RAW_KINDS: dict[str, RawKind] = {k.name: k for k in (RUNS, TOKEN_USAGE, PULL_REQUESTS,
-                                                     AGENT_EVENTS, SKIPS)}
+                                                     AGENT_EVENTS, BILLING_USAGE, SKIPS)}
 # Column dicts for the frames sources build.
 RAW_RUNS_SCHEMA = RUNS.schema
 RAW_TOKEN_LINES_SCHEMA = TOKEN_USAGE.schema

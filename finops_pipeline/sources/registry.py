@@ -13,10 +13,12 @@ from finops_pipeline.sources.agent_calls import AgentCallsSource
 from finops_pipeline.sources.base import Source
 from finops_pipeline.sources.gh_aw_logs import GhAwLogsSource
 from finops_pipeline.sources.github.source import GitHubRestSource
+from finops_pipeline.sources.github_billing import GitHubBillingApiSource
 from finops_pipeline.sources.otel import OtelSource
 
 SOURCES: tuple[Source, ...] = (
     GitHubRestSource(),
+    GitHubBillingApiSource(),
     GhAwLogsSource(),
     AgentCallsSource(),
     OtelSource(),

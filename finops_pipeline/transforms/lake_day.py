@@ -21,6 +21,7 @@ from finops_pipeline.schemas.datasets import DATASETS, INGEST_LOG, QUARANTINE_SC
 from finops_pipeline.schemas.raw import RAW_KINDS
 from finops_pipeline.transforms.accounting import Normalized, dedupe
 from finops_pipeline.transforms.agent_events import normalize_agent_events
+from finops_pipeline.transforms.billing import normalize_billing_usage
 from finops_pipeline.transforms.pull_requests import normalize_pull_requests
 from finops_pipeline.transforms.run_requests import normalize_runs_and_requests
 
@@ -42,6 +43,7 @@ NORMALIZERS: tuple[Normalizer, ...] = (
     Normalizer(("workflow_runs", "llm_requests"), normalize_runs_and_requests),
     Normalizer(("pull_requests",), normalize_pull_requests),
     Normalizer(("agent_calls", "workflow_executions"), normalize_agent_events),
+    Normalizer(("billing_usage",), normalize_billing_usage),
 )
 _written = [d for n in NORMALIZERS for d in n.writes]
 if sorted(_written) != sorted(DATASETS):

@@ -34,6 +34,7 @@ from typing import Literal
 import polars as pl
 
 from finops_pipeline.config import FileConfig
+from finops_pipeline.schemas.billing import BILLING_USAGE_KEY
 from finops_pipeline.schemas.datasets import LAKE_DATASETS
 from finops_pipeline.transforms.agent_kpis import (
     execution_efficiency,
@@ -219,6 +220,10 @@ TABLES: tuple[Table, ...] = (
           "whether it is on the critical path (the root-to-leaf path of greatest cost); "
           "orphans (unknown parent) and cycles are labelled in chain_problem.",
           ("agent_calls",), call_chains),
+    Table("fact_billing_usage", ("day", *BILLING_USAGE_KEY),
+          "What GitHub billed per account and day (billing API): product, SKU, model, unit "
+          "type, price per unit, gross, discount and net quantities and amounts (USD).",
+          ("billing_usage",), public_columns("billing_usage")),
     Table("ingest_log", ("day", "dataset", "source"),
           "rows_in = rows_valid + rows_quarantined + rows_duplicate, per day and source.",
           ("ingest_log",), public_columns("ingest_log")),

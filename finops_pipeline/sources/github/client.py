@@ -182,14 +182,23 @@ class GitHubClient:
         return data
 
     def paginate(
-        self, path: str, params: Mapping[str, Any] | None = None, items_key: str | None = None
+        self, path: str, params: Mapping[str, Any] | None = None, items_key: str | None = None,
+        *, api_version: str | None = None,
     ) -> Paginated:
         """Iterate the items of a listing, following `Link: rel="next"` headers.
 
         `items_key` names the list in an object response (`workflow_runs`, `artifacts`);
-        None for endpoints answering a bare list (`pulls`).
+        None for endpoints answering a bare list (`pulls`). `api_version` is sent as
+        X-GitHub-Api-Version for endpoints that need a newer one than the client's default.
         """
-        return Paginated(self._get_page, self._transport.url(path), params, items_key)
+        fetch = self._get_page
+        if api_version is not None:
+            headers = {"X-GitHub-Api-Version": api_version}
+
+            def fetch(url: str, params: Mapping[str, Any] | None) -> tuple[Any, str | None]:
+                return pagination.get_page(self._transport, self._retrier, url, params,
+                                           headers)
+        return Paginated(fetch, self._transport.url(path), params, items_key)
 
     def write_json(self, method: str, path: str, body: Any, *, retry_unsure: bool) -> Any:
         """POST or PATCH JSON to an API path; the parsed answer (pagination.write_json for

@@ -28,16 +28,19 @@ PageFetcher = Callable[[str, Mapping[str, Any] | None], tuple[Any, str | None]]
 
 
 def get_page(
-    transport: Transport, retrier: Retrier, url: str, params: Mapping[str, Any] | None
+    transport: Transport, retrier: Retrier, url: str, params: Mapping[str, Any] | None,
+    headers: Mapping[str, str] | None = None,
 ) -> tuple[Any, str | None]:
-    """GET JSON with retries; returns the data and the `rel="next"` URL, if any."""
+    """GET JSON with retries; returns the data and the `rel="next"` URL, if any. `headers`
+    adds to (or overrides) the session's, e.g. an endpoint's own X-GitHub-Api-Version."""
     label = redact_url(url)
 
     def attempt() -> tuple[Any, str | None]:
         current, current_params = url, params
         for _hop in range(_MAX_HOPS):
             with transport.slot():
-                resp = transport.send(transport.api, current, params=current_params)
+                resp = transport.send(transport.api, current, params=current_params,
+                                      headers=headers)
             retrier.observe(resp)
             if resp.status_code in _REDIRECTS:
                 # A renamed repository answers 301; follow it on the API host only.
@@ -129,6 +132,8 @@ class Paginated(Iterator[dict]):
         self._total: int | None = None
         self._seen: set[str] = set()
         self.pages = 0
+        #: The first page's object without its items (e.g. the billing API's timePeriod).
+        self.envelope: dict[str, Any] = {}
 
     @property
     def total_count(self) -> int | None:
@@ -163,6 +168,7 @@ class Paginated(Iterator[dict]):
             items = data.get(self._items_key) if isinstance(data, dict) else None
             if first and isinstance(data, dict):
                 self._total = int_or_none(str(data.get("total_count")))
+                self.envelope = {k: v for k, v in data.items() if k != self._items_key}
         if not isinstance(items, list):
             raise GitHubError(f"unexpected listing shape from {redact_url(url)}")
         self._buffer.extend(item for item in items if isinstance(item, dict))

@@ -196,10 +196,11 @@ class Transport:
         identity: bool = False,
         method: str = "GET",
         json_body: Any = None,
+        headers: Mapping[str, str] | None = None,
     ) -> requests.Response:
         """One request (a GET unless `method` says otherwise, with `json_body` as its JSON),
         no redirects followed; transport failures become `_Retry`."""
-        headers = {"Accept-Encoding": "identity"} if identity else None
+        headers = {**({"Accept-Encoding": "identity"} if identity else {}), **(headers or {})}
         started = time.monotonic()
         try:
             resp = session.request(
