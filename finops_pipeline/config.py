@@ -128,6 +128,9 @@ class Thresholds(_Strict):
     cache_hit_rate_target: float = Field(default=0.5, ge=0, le=1)
     small_requests_batch_size: int = Field(default=5, ge=2)
     recommendation_min_savings_usd: float = Field(default=0.01, ge=0)
+    # Billing reconciliation: the share of an organization's bill its telemetry may leave
+    # unexplained before it is flagged (and instrumenting is recommended).
+    unexplained_share_max: float = Field(default=0.25, ge=0, le=1)
     quarantine_rate_warn: float = 0.05
 
 

@@ -19,6 +19,7 @@ from finops_pipeline.transforms.agent_kpis import (
 )
 from finops_pipeline.transforms.anomalies import ANOMALIES_SCHEMA, anomalies
 from finops_pipeline.transforms.kpis import kpi_model_daily, kpi_run_daily, kpi_workflow_daily
+from finops_pipeline.transforms.reconciliation import RECONCILIATION_SCHEMA
 
 _RUNS = LAKE_DATASETS["workflow_runs"].empty()
 _REQUESTS = LAKE_DATASETS["llm_requests"].empty()
@@ -103,12 +104,14 @@ def trend_row(**over: Any) -> dict[str, Any]:
 
 
 def run(workflow=(), model=(), runs=(), showback=(), trends=(), agents=(), users=(),
-        sessions=(), *, days=DAYS, config: FileConfig | None = None) -> pl.DataFrame:
+        sessions=(), reconciliation=(), *, days=DAYS,
+        config: FileConfig | None = None) -> pl.DataFrame:
     return anomalies(
         frame(WF_SCHEMA, list(workflow)), frame(MODEL_SCHEMA, list(model)),
         frame(RUN_SCHEMA, list(runs)), frame(SHOWBACK_SCHEMA, list(showback)),
         frame(TREND_SCHEMA, list(trends)), frame(AGENT_SCHEMA, list(agents)),
         frame(USER_SCHEMA, list(users)), frame(SESSION_SCHEMA, list(sessions)),
+        frame(RECONCILIATION_SCHEMA, list(reconciliation)),
         days=days, config=config or FileConfig(),
     )
 
@@ -558,3 +561,19 @@ def test_agent_and_user_spikes_and_rising_spend():
     rising = run(trends=[trend_row(scope="agent", key="Analyzer", value_7d=12.0, prev_7d=4.0,
                                    change_pct_7d=200.0)])
     assert one(rising, "spend_rising")["scope"] == "agent"
+
+
+def test_billing_unexplained_names_the_org_and_the_model():
+    rec = [dict(day=DAY, org="acme", model="claude-sonnet-4.6", billed_net_usd=40.0,
+                unexplained_usd=30.0),
+           dict(day=DAY, org="acme", model="gpt-5", billed_net_usd=10.0, unexplained_usd=0.0),
+           dict(day=DAY, org="beta", model="gpt-5", billed_net_usd=10.0, unexplained_usd=1.0),
+           dict(day=DAY, org="tiny", model="gpt-5", billed_net_usd=0.5, unexplained_usd=0.5)]
+    out = run(reconciliation=rec)
+    row = one(out, "billing_unexplained")
+    assert (row["scope"], row["key"], row["observed"], row["expected"]) == (
+        "org", "acme", 0.6, 0.25)
+    assert row["severity"] == "critical"  # 60% >= 2 x 25%
+    assert row["message"].startswith("$30.00 of the $50.00 GitHub billed acme has no "
+                                     "telemetry behind it (60%")
+    assert "most for claude-sonnet-4.6 ($30.00)" in row["message"]

@@ -154,3 +154,73 @@ def test_through_dagster_the_usage_lands_in_fact_billing_usage_idempotently(tmp_
     assert (D2, "organization", "acme", "claude-sonnet-4.6", 12.5) in first
     assert materialize_range(settings, D1, D2, resources=resources)
     assert rows() == first
+
+
+def test_reconciliation_matches_models_across_spellings_and_keeps_both_sides():
+    from finops_pipeline.config import FileConfig
+    from finops_pipeline.transforms.reconciliation import model_key, reconciliation_daily
+
+    spellings = pl.DataFrame({"m": ["Claude Sonnet 4.6", "claude-sonnet-4.6",
+                                    "anthropic/claude_sonnet_4.6"]})
+    assert spellings.select(model_key(pl.col("m")))["m"].unique().to_list() == [
+        "claude-sonnet-4-6"]
+    wm = pl.DataFrame([
+        {"day": D1, "repo": "acme/api", "model": "claude-sonnet-4.6", "requests": 10,
+         "credited_requests": 10, "ai_credits": 600.0, "cost_usd": 9.0},
+        {"day": D1, "repo": "acme/web", "model": "claude-sonnet-4.6", "requests": 2,
+         "credited_requests": 2, "ai_credits": 100.0, "cost_usd": 1.5},
+        {"day": D1, "repo": "acme/web", "model": "gpt-4.1", "requests": 3,
+         "credited_requests": 3, "ai_credits": 50.0, "cost_usd": 0.2},  # seen, not billed
+        {"day": D1, "repo": "solo/app", "model": "gpt-5", "requests": 1,  # no billing data
+         "credited_requests": 0, "ai_credits": None, "cost_usd": 0.1},
+    ])
+    billing = pl.DataFrame([
+        {"day": D1, "account_type": "organization", "account": "acme",
+         "model": "Claude Sonnet 4.6", "net_quantity": 1000.0, "gross_amount": 10.0,
+         "net_amount": 10.0},
+        {"day": D1, "account_type": "organization", "account": "acme", "model": "GPT-5",
+         "net_quantity": 200.0, "gross_amount": 2.0, "net_amount": 2.0},
+        {"day": D1, "account_type": "enterprise", "account": "bigcorp", "model": "GPT-5",
+         "net_quantity": 9.0, "gross_amount": 9.0, "net_amount": 9.0},  # not reconciled
+    ])
+    out = reconciliation_daily(wm, billing, days=(D1, D1), config=FileConfig())
+    rows = {r["model"]: r for r in out.iter_rows(named=True)}
+    assert set(out["org"]) == {"acme"} and set(rows) == {"Claude Sonnet 4.6", "GPT-5",
+                                                         "gpt-4.1"}
+    claude = rows["Claude Sonnet 4.6"]
+    assert (claude["telemetry_requests"], claude["telemetry_ai_credits"]) == (12, 700.0)
+    assert claude["telemetry_billed_usd"] == pytest.approx(7.0)
+    assert claude["unexplained_usd"] == pytest.approx(3.0)
+    assert claude["unexplained_share"] == pytest.approx(0.3)
+    gpt5 = rows["GPT-5"]  # billed, never seen in telemetry
+    assert gpt5["telemetry_ai_credits"] is None and gpt5["unexplained_share"] == 1.0
+    seen = rows["gpt-4.1"]  # seen, not billed: the telemetry explains more than the bill
+    assert seen["billed_net_usd"] == 0.0 and seen["unexplained_usd"] == pytest.approx(-0.5)
+    assert seen["unexplained_share"] is None
+
+
+def test_the_bill_is_reconciled_flagged_and_recommended_through_dagster(tmp_path):
+    from finops_pipeline_tests.test_pipeline_e2e import land_run, record
+
+    with FakeGitHub(token=TOKEN) as fake:
+        fake.add_billing("acme", "2026-06-01", [item("Claude Sonnet 4.6", 10.0),
+                                                item("GPT-5", 2.0)])
+        settings = settings_for(tmp_path, fake, "sources:\n  github_billing: {orgs: [acme]}\n")
+        landing = settings.data_dir / "landing" / "gh-aw-logs"
+        land_run(landing, 31, "2026-06-01T09:00:00Z", "Copilot Agent", "acme/api", [
+            record(f"r{n}", provider="copilot", model="claude-sonnet-4.6", inp=1000, cr=0,
+                   ai_credits_this_response=c, ai_credits_total=t)
+            for n, (c, t) in enumerate([(400.0, 400.0), (200.0, 600.0)])])
+        assert materialize_range(settings, D1, D1,
+                                 resources={"github": fake_clock_github(FakeClock())})
+    with duckdb.connect(str(DataPaths(settings.data_dir).warehouse), read_only=True) as con:
+        rec = con.sql("SELECT model, telemetry_ai_credits, billed_net_usd, unexplained_usd, "
+                      "unexplained_share FROM reconciliation_daily ORDER BY model").fetchall()
+        flags = con.sql("SELECT key, rule, observed FROM anomalies "
+                        "WHERE rule = 'billing_unexplained'").fetchall()
+        recs = con.sql("SELECT key, current_cost_usd, potential_savings_usd FROM "
+                       "recommendations WHERE kind = 'instrument_billed_usage'").fetchall()
+    assert rec == [("Claude Sonnet 4.6", 600.0, 10.0, pytest.approx(4.0), pytest.approx(0.4)),
+                   ("GPT-5", None, 2.0, 2.0, 1.0)]
+    assert flags == [("acme", "billing_unexplained", pytest.approx(0.5))]
+    assert recs == [("acme", pytest.approx(6.0), None)]

@@ -29,8 +29,10 @@ from finops_pipeline.transforms.model_families import (
 from finops_pipeline.transforms.recommendations import (
     KINDS,
     RECOMMENDATIONS_SCHEMA,
+    VISIBILITY_KINDS,
     recommendations,
 )
+from finops_pipeline.transforms.reconciliation import RECONCILIATION_SCHEMA
 
 D = dt.date(2026, 3, 10)
 FROM = dt.date(2026, 1, 1)
@@ -63,6 +65,7 @@ EMPTY_WM = pl.DataFrame(schema=WM_SCHEMA)
 EMPTY_RUNS = pl.DataFrame(schema=RUN_SCHEMA)
 EMPTY_SHOWBACK = pl.DataFrame(schema=SHOWBACK_SCHEMA)
 EMPTY_AGENTS = kpi_agent_model_daily(LAKE_DATASETS["agent_calls"].empty())
+EMPTY_RECONCILIATION = pl.DataFrame(schema=RECONCILIATION_SCHEMA)
 
 
 def acme_cost(i: int, o: int, r: int, w: int, p: dict[str, float] = ACME) -> float:
@@ -106,12 +109,13 @@ def showback_row(level: str, *, day: dt.date = D, team: str = "*", repo: str = "
 
 
 def run(wm: list[dict] = (), runs: list[dict] = (), showback: list[dict] = (), *,
-        agents: pl.DataFrame = EMPTY_AGENTS, days: tuple[dt.date, dt.date] = (D, D),
-        config: FileConfig = CONFIG) -> pl.DataFrame:
+        agents: pl.DataFrame = EMPTY_AGENTS,
+        reconciliation: pl.DataFrame = EMPTY_RECONCILIATION,
+        days: tuple[dt.date, dt.date] = (D, D), config: FileConfig = CONFIG) -> pl.DataFrame:
     out = recommendations(
         pl.DataFrame(list(wm), schema=WM_SCHEMA), pl.DataFrame(list(runs), schema=RUN_SCHEMA),
-        pl.DataFrame(list(showback), schema=SHOWBACK_SCHEMA), agents, days=days,
-        config=config,
+        pl.DataFrame(list(showback), schema=SHOWBACK_SCHEMA), agents, reconciliation,
+        days=days, config=config,
     )
     check_invariants(out, days)
     return out
@@ -121,13 +125,17 @@ def check_invariants(out: pl.DataFrame, days: tuple[dt.date, dt.date]) -> None:
     assert out.schema == pl.Schema(RECOMMENDATIONS_SCHEMA)
     assert out.filter(~pl.col("kind").is_in(KINDS)).height == 0
     assert out.filter(~pl.col("priority").is_in(["high", "medium", "low"])).height == 0
-    savings, current = out["potential_savings_usd"], out["current_cost_usd"]
-    assert ((savings > 0) & (savings <= current)).all()
+    saving = out.filter(~pl.col("kind").is_in(VISIBILITY_KINDS))
+    savings, current = saving["potential_savings_usd"], saving["current_cost_usd"]
+    assert savings.null_count() == 0 and ((savings > 0) & (savings <= current)).all()
+    assert out.filter(pl.col("kind").is_in(VISIBILITY_KINDS))[
+        "potential_savings_usd"].null_count() == out.filter(
+        pl.col("kind").is_in(VISIBILITY_KINDS)).height
     assert out.select("day", "kind", "scope", "key").is_unique().all()
     assert out.equals(out.sort("day", "rank"))
     for day_rows in out.partition_by("day"):
         assert day_rows["rank"].to_list() == list(range(1, day_rows.height + 1))
-        assert day_rows["potential_savings_usd"].is_sorted(descending=True)
+        assert day_rows["potential_savings_usd"].is_sorted(descending=True, nulls_last=True)
     assert out.filter(~pl.col("day").is_between(*days)).height == 0
     for e in out["evidence"]:
         assert isinstance(json.loads(e), dict)
@@ -457,8 +465,8 @@ def test_min_savings_drops_small_rows():
 
 
 def test_empty_inputs_give_the_empty_schema():
-    out = recommendations(EMPTY_WM, EMPTY_RUNS, EMPTY_SHOWBACK, EMPTY_AGENTS, days=(D, D),
-                          config=CONFIG)
+    out = recommendations(EMPTY_WM, EMPTY_RUNS, EMPTY_SHOWBACK, EMPTY_AGENTS,
+                          EMPTY_RECONCILIATION, days=(D, D), config=CONFIG)
     assert out.height == 0
     assert out.schema == pl.Schema(RECOMMENDATIONS_SCHEMA)
 
@@ -499,12 +507,12 @@ def test_reads_the_kpi_tables_as_built():
         "day": [D], "repo": ["octo/app"], "workflow": ["ci"], "run_id": [7], "run_attempt": [1],
         "head_branch": ["main"], "event": ["push"], "conclusion": ["failure"],
         "is_failed": [True], "has_token_data": [True], "url": ["u"], "created_at": [ts],
-        "turns": [12], "duration_ms": [1000],
-    }, schema_overrides={"run_attempt": pl.Int32})
+        "turns": [12], "duration_ms": [1000], "reported_ai_credits": [None],
+    }, schema_overrides={"run_attempt": pl.Int32, "reported_ai_credits": pl.Float64})
     wm = kpi_workflow_model_daily(requests)
     run_daily = kpi_run_daily(runs, requests)
-    out = recommendations(wm, run_daily, EMPTY_SHOWBACK, EMPTY_AGENTS, days=(D, D),
-                          config=CONFIG)
+    out = recommendations(wm, run_daily, EMPTY_SHOWBACK, EMPTY_AGENTS, EMPTY_RECONCILIATION,
+                          days=(D, D), config=CONFIG)
     check_invariants(out, (D, D))
     cost = n * (20_000 * 2.0 + 10 * 8.0) / 1e6  # 0.48096
     got = {r["kind"]: r["potential_savings_usd"] for r in out.iter_rows(named=True)}
@@ -545,3 +553,28 @@ def test_this_agent_on_a_cheaper_model():
     # no cache reads on 1.2M prompt tokens: caching is suggested for the agent as well
     assert "enable_prompt_caching" in set(
         out.filter(pl.col("agent") == "Analyzer")["kind"])
+
+
+# --- what GitHub bills without telemetry ---------------------------------------------------------
+
+def test_unexplained_billing_asks_for_instrumentation_without_a_savings_figure():
+    rec = pl.DataFrame([
+        {"day": D - dt.timedelta(days=k), "org": "acme", "model": m, "billed_net_usd": b,
+         "unexplained_usd": u}
+        for k in range(3) for m, b, u in (("claude-sonnet-4.6", 20.0, 15.0), ("gpt-5", 5.0, 0.0))
+    ] + [{"day": D, "org": "beta", "model": "gpt-5", "billed_net_usd": 10.0,
+          "unexplained_usd": 1.0}]).with_columns(pl.col("day").cast(pl.Date))
+    rec = rec.select([pl.col(k).cast(v) if k in rec.columns else pl.lit(None, v).alias(k)
+                      for k, v in RECONCILIATION_SCHEMA.items()])
+    wm = [wm_row(i=900_000, r=100_000, o=2_000)]  # a caching saving on the same day
+    out = run(wm, reconciliation=rec)
+    row = only(out, "instrument_billed_usage")
+    assert (row["scope"], row["key"], row["potential_savings_usd"]) == ("org", "acme", None)
+    assert row["current_cost_usd"] == pytest.approx(45.0)  # 3 days x $15 unexplained
+    assert row["rank"] == out.height  # after every row with a saving
+    assert row["priority"] == "high"
+    assert row["recommendation"].startswith(
+        "Instrument what GitHub bills acme without telemetry: $45.00 of its $75.00 bill")
+    evidence = json.loads(row["evidence"])
+    assert evidence["top_model"] == "claude-sonnet-4.6"
+    assert evidence["unexplained_share"] == pytest.approx(0.6)

@@ -317,7 +317,8 @@ def test_seed_governance_flags_are_anomalies():
     flags = anomalies(empty("kpi_workflow_daily"), empty("kpi_model_daily"),
                       empty("kpi_run_daily"), showback, empty("trend_daily"),
                       empty("kpi_agent_daily"), empty("kpi_user_daily"),
-                      empty("kpi_session_daily"), days=DAYS, config=SEED_CONFIG)
+                      empty("kpi_session_daily"), empty("reconciliation_daily"),
+                      days=DAYS, config=SEED_CONFIG)
     flagged = {(r["key"], r["rule"]) for r in flags.to_dicts()}
     governance = seed_governance()
     # the notebook's Anomaly column: TokensPerTask > 3000 or RetryRate > 0.25
@@ -335,7 +336,8 @@ def test_seed_governance_flags_are_anomalies():
     flags = anomalies(empty("kpi_workflow_daily"), empty("kpi_model_daily"),
                       empty("kpi_run_daily"), on_first, empty("trend_daily"),
                       empty("kpi_agent_daily"), empty("kpi_user_daily"),
-                      empty("kpi_session_daily"), days=(first, first), config=SEED_CONFIG)
+                      empty("kpi_session_daily"), empty("reconciliation_daily"),
+                      days=(first, first), config=SEED_CONFIG)
     over = {r["key"]: r for r in flags.to_dicts() if r["rule"] == "budget_overrun"}
     assert set(over) == {"api", "data"}
     assert over["api"]["observed"] == pytest.approx(1.46)

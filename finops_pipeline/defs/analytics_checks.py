@@ -12,6 +12,7 @@ from finops_pipeline.defs.assets.warehouse import WAREHOUSE_KEYS
 from finops_pipeline.defs.partitions import daily_partitions
 from finops_pipeline.defs.resources import FinopsConfig
 from finops_pipeline.lake import DataPaths
+from finops_pipeline.transforms.recommendations import VISIBILITY_KINDS
 from finops_pipeline.warehouse.access import WarehouseMissing, read_only
 
 TREND_MATCHES_KPIS = "trend_matches_kpis"
@@ -123,8 +124,13 @@ def check_savings_within_cost(paths: DataPaths,
     except WarehouseMissing as exc:
         return dg.AssetCheckResult(passed=False, metadata={"error": str(exc)})
     c = pl.col
-    bad = rows.filter(c("potential_savings_usd").is_null() | (c("potential_savings_usd") <= 0)
-                      | (c("potential_savings_usd") > c("current_cost_usd") + 1e-9))
+    visibility = c("kind").is_in(VISIBILITY_KINDS)
+    bad = rows.filter(
+        (visibility & (c("potential_savings_usd").is_not_null()
+                       | (c("current_cost_usd") <= 0)))
+        | (~visibility & (c("potential_savings_usd").is_null()
+                          | (c("potential_savings_usd") <= 0)
+                          | (c("potential_savings_usd") > c("current_cost_usd") + 1e-9))))
     return dg.AssetCheckResult(
         passed=bad.height == 0, severity=dg.AssetCheckSeverity.ERROR,
         metadata={"recommendations": rows.height, "violations": bad.height,

@@ -44,6 +44,13 @@ Multi-agent apps (agent_calls):
   session_tokens_low tokens and a workflow that failed). Warning and info.
 * `spend_rising` also for the agent and user scopes of trend_daily.
 
+What GitHub bills (reconciliation_daily):
+
+* `billing_unexplained` (unexplained_share; scope org, key the organization): the share of
+  the organization's billed net amount its telemetry's AI credits do not explain >
+  unexplained_share_max, with at least spend_increase_min_usd unexplained; the message names the
+  model with the most unexplained dollars.
+
 Severities: `critical` for budget_overrun, for a threshold rule whose observed value is at
 least twice its (positive) threshold, for spend_rising when the 7-day spend at least doubled,
 for failed_runs_cost when the wasted cost is at least 2 x cost_per_run_max; `info` for
@@ -332,6 +339,32 @@ def _session_rules(sessions: pl.DataFrame, t: Thresholds) -> list[pl.DataFrame]:
     ]
 
 
+def _billing_rules(reconciliation: pl.DataFrame, t: Thresholds) -> pl.DataFrame:
+    """billing_unexplained: an organization's bill of the day is largely not explained by its
+    telemetry's AI credits (reconciliation_daily)."""
+    worst = pl.col("unexplained_usd").arg_max()
+    per_org = reconciliation.group_by("day", "org").agg(
+        c("billed_net_usd").sum(), c("unexplained_usd").sum(),
+        c("model").get(worst).alias("worst_model"),
+        c("unexplained_usd").max().alias("worst_usd"),
+    ).with_columns(
+        pl.when(c("billed_net_usd") > 0).then(c("unexplained_usd") / c("billed_net_usd"))
+        .alias("share"))
+    fired = per_org.filter(c("share") > t.unexplained_share_max,
+                           c("unexplained_usd") >= t.spend_increase_min_usd)
+    return _rows(
+        fired, scope="org", key=c("org"), rule="billing_unexplained", kind="rule",
+        severity=_severity(c("share"), t.unexplained_share_max), metric="unexplained_share",
+        observed=c("share"), expected=t.unexplained_share_max,
+        message=pl.format(
+            "{} of the {} GitHub billed {} has no telemetry behind it ({}; at most {} "
+            "expected), most for {} ({}): workflows without the api-proxy's token-usage.jsonl, "
+            "or Copilot use outside Actions. Instrument them to see where it goes.",
+            _usd(c("unexplained_usd")), _usd(c("billed_net_usd")), c("org"), _pct(c("share")),
+            _lit_num(t.unexplained_share_max, _pct), c("worst_model"), _usd(c("worst_usd"))),
+    )
+
+
 def _run_rules(runs: pl.DataFrame, t: Thresholds) -> list[pl.DataFrame]:
     """many_small_requests (one row per workflow and day) and failed_runs_cost."""
     over = c("small_requests") > t.small_requests_min_count
@@ -601,7 +634,8 @@ def _spike_rows(fired: pl.DataFrame) -> pl.DataFrame:
 
 def anomalies(workflow_daily: pl.DataFrame, model_daily: pl.DataFrame, run_daily: pl.DataFrame,
               showback: pl.DataFrame, trends: pl.DataFrame, agent_daily: pl.DataFrame,
-              user_daily: pl.DataFrame, session_daily: pl.DataFrame, *,
+              user_daily: pl.DataFrame, session_daily: pl.DataFrame,
+              reconciliation: pl.DataFrame, *,
               days: tuple[dt.date, dt.date], config: FileConfig) -> pl.DataFrame:
     """The anomalies of days[0]..days[1] (see the module docstring for every rule).
 
@@ -611,6 +645,7 @@ def anomalies(workflow_daily: pl.DataFrame, model_daily: pl.DataFrame, run_daily
             days[0] - 30 .. days[1] (the trailing window the statistical history and the
             workflow month-to-date budgets read).
         session_daily: kpi_session_daily rows (at least days[0]..days[1]).
+        reconciliation: reconciliation_daily rows (at least days[0]..days[1]).
         showback: showback_daily rows (at least days[0]..days[1]).
         trends: trend_daily rows (at least days[0]..days[1]).
         days: the first and last output day.
@@ -631,6 +666,7 @@ def anomalies(workflow_daily: pl.DataFrame, model_daily: pl.DataFrame, run_daily
         _spend_rising(trends.filter(in_days), t),
         *_agent_rules(agent_daily.filter(in_days), t),
         *_session_rules(session_daily.filter(in_days), t),
+        _billing_rules(reconciliation.filter(in_days), t),
         _spikes(_spike_series(workflow_daily, model_daily, agent_daily, user_daily), days, t),
     ]
     out = pl.concat([p.select(ANOMALIES_COLUMNS) for p in parts], how="vertical")

@@ -18,6 +18,11 @@ overruns look at D's month to date. The savings formulas (docs/metrics.md):
   cost of the window's tokens at the model's prices - the same tokens at the cheaper model's.
 - `fix_failing_workflow` (workflow): savings = the cost of failed run attempts.
 - `budget_overrun` (showback level): savings = mtd_cost_usd - mtd_budget_usd.
+- `instrument_billed_usage` (org): over the 7 days, the share of the organization's GitHub
+  bill its telemetry's AI credits do not explain (reconciliation_daily) is above
+  `unexplained_share_max` with at least `spend_increase_min_usd` unexplained. A visibility row:
+  current_cost_usd is the unexplained amount, potential_savings_usd is null (instrumenting
+  saves nothing by itself), and it ranks after every row with a saving.
 
 The multi-agent apps' calls get the three model kinds per agent (scope `agent_model`, key
 `agent:provider:model`, from `kpi_agent_model_daily`, the `agent` column set): prompt caching,
@@ -28,7 +33,8 @@ I, R, W, O, P are the window's input, cache-read, cache-write, output and prompt
 prices are those of day D (`unit_price_table`, overrides included; flat base prices: a
 long-context cliff cannot be told from daily sums): a saving is what changing things now would
 save on that week's traffic. `current_cost_usd` is the key's cost over the window (budget: month
-to date), and every saving is capped at it, so 0 < potential_savings_usd <= current_cost_usd.
+to date), and every saving is capped at it, so 0 < potential_savings_usd <= current_cost_usd
+(null for the visibility kind).
 Each row's saving assumes its own change alone; rows of one key do not add up.
 
 Priority: `high` when savings >= 10 USD, or >= 1 USD and >= 25% of the current cost;
@@ -56,7 +62,10 @@ PRIORITY_MEDIUM_USD = 1.0
 PRIORITY_SHARE = 0.25
 
 KINDS = ("enable_prompt_caching", "trim_prompt", "batch_small_requests", "cheaper_model",
-         "fix_failing_workflow", "budget_overrun")
+         "fix_failing_workflow", "budget_overrun", "instrument_billed_usage")
+#: Kinds that show where money goes unseen rather than what a change saves: no savings figure
+#: (null), ranked after every row that has one.
+VISIBILITY_KINDS = ("instrument_billed_usage",)
 
 RECOMMENDATIONS_SCHEMA: dict[str, pl.DataType] = {
     "day": pl.Date(), "kind": pl.String(), "scope": pl.String(), "key": pl.String(),
@@ -414,6 +423,47 @@ def _budget_overrun(showback: pl.DataFrame, days: tuple[dt.date, dt.date]) -> pl
     )
 
 
+def _instrument_billed(reconciliation: pl.DataFrame, days: tuple[dt.date, dt.date],
+                       config: FileConfig) -> pl.DataFrame:
+    """Organizations whose 7 days of GitHub bill their telemetry largely does not explain."""
+    t = config.thresholds
+    rows = reconciliation.select(
+        _c("day").cast(pl.Date), _c("org").cast(pl.String), _c("model").cast(pl.String),
+        _c("billed_net_usd").cast(pl.Float64), _c("unexplained_usd").cast(pl.Float64))
+    window = _windowed(rows, days).group_by("day", "org").agg(
+        _c("billed_net_usd").sum(), _c("unexplained_usd").sum(),
+        _c("model").get(_c("unexplained_usd").arg_max()).alias("top_model"),
+        _c("unexplained_usd").max().alias("top_model_usd"),
+    ).with_columns(
+        pl.when(_c("billed_net_usd") > 0).then(_c("unexplained_usd") / _c("billed_net_usd"))
+        .alias("unexplained_share"),
+        pl.lit(t.unexplained_share_max).alias("unexplained_share_max"),
+    )
+    return (
+        window.filter(_c("unexplained_share") > t.unexplained_share_max,
+                      _c("unexplained_usd") >= t.spend_increase_min_usd)
+        .with_columns(
+            _c("org").alias("key"),
+            _c("unexplained_usd").alias("current_cost_usd"),
+            pl.lit(None, pl.Float64).alias("potential_savings_usd"),
+            pl.lit(None, pl.String).alias("provider"),
+            pl.lit(None, pl.String).alias("model"),
+            pl.format(
+                "Instrument what GitHub bills {} without telemetry: {} of its {} bill over the "
+                "7 days to {} ({}) is not explained by the AI credits of its recorded requests, "
+                "most for {} ({}). Enable the api-proxy's token usage in the remaining "
+                "workflows (or account for Copilot use outside Actions) to see where it goes "
+                "and what to save.",
+                "org", _usd(_c("unexplained_usd")), _usd(_c("billed_net_usd")), "day",
+                _pct(_c("unexplained_share")), "top_model", _usd(_c("top_model_usd")),
+            ).alias("recommendation"),
+            pl.struct(*_window_fields(), "billed_net_usd", "unexplained_usd",
+                      "unexplained_share", "unexplained_share_max", "top_model",
+                      "top_model_usd").struct.json_encode().alias("evidence"),
+        )
+    )
+
+
 def _finish(frame: pl.DataFrame, kind: str, scope: str | None) -> pl.DataFrame:
     """The common columns of one kind's rows; savings capped at the current cost. repo and
     workflow are filled where the key names them (a workflow name may hold a colon)."""
@@ -426,7 +476,7 @@ def _finish(frame: pl.DataFrame, kind: str, scope: str | None) -> pl.DataFrame:
         "day", pl.lit(kind).alias("kind"),
         (pl.lit(scope) if scope is not None else _c("scope")).cast(pl.String).alias("scope"),
         "key", _c("current_cost_usd").cast(pl.Float64),
-        pl.when(_c("current_cost_usd").is_not_null())
+        pl.when(_c("current_cost_usd").is_not_null() & _c("potential_savings_usd").is_not_null())
         .then(pl.min_horizontal("potential_savings_usd", "current_cost_usd"))
         .cast(pl.Float64).alias("potential_savings_usd"),
         "recommendation", "evidence", named("repo"), named("workflow"),
@@ -435,8 +485,10 @@ def _finish(frame: pl.DataFrame, kind: str, scope: str | None) -> pl.DataFrame:
 
 
 def _priority() -> pl.Expr:
-    savings, share = _c("potential_savings_usd"), \
-        _c("potential_savings_usd") / _c("current_cost_usd")
+    # A visibility row has no saving: its unseen spend ranks it, as a saving would.
+    savings = pl.coalesce("potential_savings_usd", "current_cost_usd")
+    share = pl.when(_c("potential_savings_usd").is_null()).then(pl.lit(1.0)) \
+        .otherwise(_c("potential_savings_usd") / _c("current_cost_usd"))
     return (
         pl.when((savings >= PRIORITY_HIGH_USD)
                 | ((savings >= PRIORITY_MEDIUM_USD) & (share >= PRIORITY_SHARE)))
@@ -448,13 +500,15 @@ def _priority() -> pl.Expr:
 
 
 def recommendations(workflow_model_daily: pl.DataFrame, run_daily: pl.DataFrame,
-                    showback: pl.DataFrame, agent_model_daily: pl.DataFrame, *,
+                    showback: pl.DataFrame, agent_model_daily: pl.DataFrame,
+                    reconciliation: pl.DataFrame, *,
                     days: tuple[dt.date, dt.date], config: FileConfig) -> pl.DataFrame:
     """Recommendations of the days `days[0]..days[1]` (RECOMMENDATIONS_SCHEMA), by day, rank.
 
     Args:
         workflow_model_daily: `kpi_workflow_model_daily` rows of days[0] - 6 .. days[1].
         agent_model_daily: `kpi_agent_model_daily` rows of the same days (the agent kinds).
+        reconciliation: `reconciliation_daily` rows of the same days (instrument_billed_usage).
         run_daily: `kpi_run_daily` rows (one per run attempt) of the same days.
         showback: `showback_daily` rows (level, team, repo, mtd_cost_usd, mtd_budget_usd, ...).
         days: the first and last day to emit, inclusive.
@@ -473,16 +527,17 @@ def recommendations(workflow_model_daily: pl.DataFrame, run_daily: pl.DataFrame,
         _finish(_cheaper_model(wm, config), "cheaper_model", "workflow_model"),
         _finish(_fix_failing(runs), "fix_failing_workflow", "workflow"),
         _finish(_budget_overrun(showback, days), "budget_overrun", None),
+        _finish(_instrument_billed(reconciliation, days, config), "instrument_billed_usage",
+                "org"),
     ]
     min_savings = config.thresholds.recommendation_min_savings_usd
+    saves = (_c("potential_savings_usd") > 0) & (_c("potential_savings_usd") >= min_savings)
     return (
         pl.concat(parts, how="vertical")
-        .filter(_c("potential_savings_usd") > 0,
-                _c("potential_savings_usd") >= min_savings,
-                _c("day").is_between(*days))
+        .filter(saves | _c("kind").is_in(VISIBILITY_KINDS), _c("day").is_between(*days))
         .with_columns(_priority().alias("priority"))
-        .sort(["day", "potential_savings_usd", "kind", "key"],
-              descending=[False, True, False, False])
+        .sort(["day", "potential_savings_usd", "current_cost_usd", "kind", "key"],
+              descending=[False, True, True, False, False], nulls_last=True)
         .with_columns((pl.int_range(pl.len()).over("day") + 1).cast(pl.Int64).alias("rank"))
         .select(list(RECOMMENDATIONS_SCHEMA))
         .cast(RECOMMENDATIONS_SCHEMA)

@@ -60,6 +60,7 @@ from finops_pipeline.transforms.outcomes import (
     workflow_outcomes_daily,
 )
 from finops_pipeline.transforms.recommendations import recommendations
+from finops_pipeline.transforms.reconciliation import reconciliation_daily
 from finops_pipeline.transforms.showback import SHOWBACK_WINDOW_DAYS, showback_daily
 from finops_pipeline.transforms.trends import trend_daily
 
@@ -242,6 +243,11 @@ TABLES: tuple[Table, ...] = (
           "(level total): tokens, cost, tasks, outcomes, the seed-000 KPIs and efficiency "
           "score, budgets prorated per day and month to date, and the variance.",
           ("run_outcomes",), showback_daily, window_days=SHOWBACK_WINDOW_DAYS),
+    Table("reconciliation_daily", ("day", "org", "model"),
+          "How much of GitHub's bill the telemetry explains, per day, organization and model: "
+          "the requests' AI credits and list-price cost beside the billed net amount, the "
+          "unexplained dollars and their share of the bill (organizations with billing data).",
+          ("kpi_workflow_model_daily", "fact_billing_usage"), reconciliation_daily),
     Table("trend_daily", ("day", "scope", "key", "metric"),
           "Each metric per scope (org, repo, team, workflow, model, agent, user) and key: the "
           "day's value, "
@@ -259,7 +265,8 @@ TABLES: tuple[Table, ...] = (
           "model's, agent's or user's tokens and cost against its own trailing 28 days "
           "(robust z-score). observed vs expected, and a message saying what to do.",
           ("kpi_workflow_daily", "kpi_model_daily", "kpi_run_daily", "showback_daily",
-           "trend_daily", "kpi_agent_daily", "kpi_user_daily", "kpi_session_daily"),
+           "trend_daily", "kpi_agent_daily", "kpi_user_daily", "kpi_session_daily",
+           "reconciliation_daily"),
           anomalies, window_days=31,
           preview="SELECT day, severity, kind, key, rule, "
                   "round(observed, 2)::VARCHAR AS observed, "
@@ -276,7 +283,7 @@ TABLES: tuple[Table, ...] = (
           "workflow, a budget overrun. Savings (docs/metrics.md) "
           "never exceed the cost they come from; rank 1 saves the most.",
           ("kpi_workflow_model_daily", "kpi_run_daily", "showback_daily",
-           "kpi_agent_model_daily"), recommendations,
+           "kpi_agent_model_daily", "reconciliation_daily"), recommendations,
           window_days=7,
           preview="SELECT day, rank, kind, key, priority, "
                   "round(current_cost_usd, 2) AS cost_usd, "
