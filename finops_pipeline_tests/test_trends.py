@@ -250,7 +250,7 @@ def test_output_covers_only_the_requested_days_and_uses_the_full_lookback():
     assert row["value_28d"] == sum(o + 100 for o in range(-27, 1))
     assert row["prev_7d"] == sum(o + 100 for o in range(-13, -6))
     # one row per metric, sorted by day, scope, key, metric
-    assert out.height == 3 * (4 * 8 + 6)
+    assert out.height == 3 * (4 * 9 + 7)  # 4 run scopes x 9 metrics, the model scope 7
     assert out.equals(out.sort("day", "scope", "key", "metric"))
     assert out.schema == pl.Schema(TREND_DAILY_SCHEMA)
 
@@ -305,7 +305,7 @@ def test_agent_and_user_scopes_follow_their_kpis():
                       config=NO_CONFIG)
     assert set(out["scope"]) == {"agent", "user"}
     assert set(out.filter(scope="agent")["metric"]) == set(TREND_METRICS) - {
-        "runs", "avg_tokens_per_run"}
+        "runs", "avg_tokens_per_run", "billed_usd"}  # agent calls carry no billed credits
     triage = one(out, d(0), "agent", "Triage", "total_tokens")
     assert (triage["value"], triage["value_7d"], triage["value_28d"]) == (5020, 5020, 6030)
     assert one(out, d(0), "agent", "Triage", "requests")["value"] == 2
@@ -321,3 +321,13 @@ def test_agent_and_user_scopes_follow_their_kpis():
     for row in users.filter(pl.col("day") >= d(0)).to_dicts():
         got = one(out, row["day"], "user", row["user_id"], "total_tokens")["value"]
         assert got == row["total_tokens"]
+
+
+def test_billed_usd_sums_like_cost_and_stays_unknown_without_credits():
+    rows = [wf(d(-8), billed_usd=2.0), wf(d(-1), billed_usd=1.5), wf(d(0), billed_usd=None)]
+    out = trends(rows, first=0, last=0)
+    billed = one(out, d(0), "workflow", "acme/api:build", "billed_usd")
+    assert billed["value"] is None  # no request of the day reported credits: unknown
+    assert (billed["value_7d"], billed["prev_7d"]) == (1.5, 2.0)
+    assert billed["change_pct_7d"] == pytest.approx(-25.0)
+    assert one(out, d(0), "org", "acme", "billed_usd")["value_28d"] == 3.5

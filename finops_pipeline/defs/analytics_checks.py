@@ -19,7 +19,7 @@ TREND_MATCHES_KPIS = "trend_matches_kpis"
 # Window sums are differences of running totals: float error far below a cent or a token.
 TREND_TOLERANCE = 1e-6
 ADDITIVE = {"total_tokens": "total_tokens", "cost_usd": "coalesce(cost_usd, 0)",
-            "requests": "requests", "runs": "runs"}
+            "billed_usd": "coalesce(billed_usd, 0)", "requests": "requests", "runs": "runs"}
 
 
 #: The KPI tables of agent calls count calls where the request KPIs count requests.
@@ -29,7 +29,8 @@ CALL_KPIS = ("kpi_agent_daily", "kpi_user_daily")
 def _kpi_sums(source: str, keys: str) -> str:
     exprs = dict(ADDITIVE, requests="calls") if source in CALL_KPIS else ADDITIVE
     sums = ", ".join(f"sum({expr})::DOUBLE AS {name}" for name, expr in exprs.items()
-                     if name != "runs" or source == "kpi_workflow_daily")
+                     if (name != "runs" or source == "kpi_workflow_daily")
+                     and (name != "billed_usd" or source not in CALL_KPIS))
     return f"SELECT day, {keys} AS key, {sums} FROM {source} GROUP BY ALL"
 
 
@@ -49,7 +50,8 @@ def check_trend_matches_kpis(paths: DataPaths,
     }
     unions = []
     for scope in per_scope:
-        metrics = [m for m in ADDITIVE if m != "runs" or scope in ("org", "repo", "workflow")]
+        metrics = [m for m in ADDITIVE if (m != "runs" or scope in ("org", "repo", "workflow"))
+                   and (m != "billed_usd" or scope not in ("agent", "user"))]
         unpivot = " UNION ALL ".join(f"SELECT day, key, '{m}' AS metric, {m} AS v FROM k_{scope}"
                                      for m in metrics)
         unions.append(f"""

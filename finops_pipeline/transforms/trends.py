@@ -10,8 +10,10 @@ For an output day D:
 So the inputs must reach back to D-55 for the first output day; the loader hands over
 `days[0] - 55 .. days[1]`, and missing days simply count as idle.
 
-Additive metrics (total_tokens, cost_usd, requests, runs) sum over the window with idle days
-as 0. Rates are recomputed from the window's summed numerator and denominator: the mean of
+Additive metrics (total_tokens, cost_usd, billed_usd, requests, runs) sum over the window with
+idle days as 0. `billed_usd` (AI credits x $0.01, what GitHub bills) exists for the org, repo,
+team, workflow and model scopes, like cost a day's value is null when no request reported
+credits. Rates are recomputed from the window's summed numerator and denominator: the mean of
 daily rates would weigh a 10-request day like a 10,000-request one. A rate's `value` is the
 day's rate, null on a day without activity.
 
@@ -43,10 +45,12 @@ from finops_pipeline.transforms.teams import team_of
 TREND_SCOPES = ("org", "repo", "team", "workflow", "model", "agent", "user")
 #: Scopes without GitHub runs: no `runs`, no `avg_tokens_per_run`.
 RUNLESS_SCOPES = ("model", "agent", "user")
-TREND_METRICS = ("total_tokens", "cost_usd", "requests", "runs", "cache_hit_rate", "io_ratio",
-                 "error_rate", "avg_tokens_per_run")
+TREND_METRICS = ("total_tokens", "cost_usd", "billed_usd", "requests", "runs",
+                 "cache_hit_rate", "io_ratio", "error_rate", "avg_tokens_per_run")
 # Metrics that need runs, which the model scope does not have.
 _RUN_METRICS = ("runs", "avg_tokens_per_run")
+# What GitHub bills (AI credits x $0.01) is known for requests, not for agent calls.
+_BILLED_SCOPES = ("org", "repo", "team", "workflow", "model")
 
 TREND_DAILY_SCHEMA: dict[str, pl.DataType] = {
     "day": pl.Date(), "scope": pl.String(), "key": pl.String(), "metric": pl.String(),
@@ -59,8 +63,9 @@ TREND_DAILY_SCHEMA: dict[str, pl.DataType] = {
 # Integer sums per (day, scope, key): every metric is one of them or a ratio of two. `rows`
 # counts input rows, i.e. activity; `cost_days` counts days with a non-zero cost (below).
 _INT_SUMS = ("rows", "runs", "instrumented_runs", "requests", "error_requests", "input_tokens",
-             "output_tokens", "cache_read_tokens", "prompt_tokens", "total_tokens", "cost_days")
-_SUMS = (*_INT_SUMS, "cost")
+             "output_tokens", "cache_read_tokens", "prompt_tokens", "total_tokens", "cost_days",
+             "billed_days")
+_SUMS = (*_INT_SUMS, "cost", "billed")
 # Window name -> (lag of its last day, length in days).
 _WINDOWS = {"value_7d": (0, 7), "prev_7d": (7, 7), "value_28d": (0, 28), "prev_28d": (28, 28)}
 _LOOKBACK = 55  # the first output day needs D-55 for prev_28d
@@ -84,6 +89,11 @@ def _day_sums(frame: pl.DataFrame, scope: str, key: pl.Expr, *, has_runs: bool) 
             pl.when(c("cost_usd").is_not_null().any()).then(c("cost_usd").sum())
             .alias("cost_day"),
             c("cost_usd").fill_null(0.0).sum().alias("cost"),
+            # Billed like cost: the day's value unknown when no request reported credits.
+            *([pl.when(c("billed_usd").is_not_null().any()).then(c("billed_usd").sum())
+               .alias("billed_day"), c("billed_usd").fill_null(0.0).sum().alias("billed")]
+              if "billed_usd" in frame.columns else
+              [pl.lit(None, pl.Float64).alias("billed_day"), pl.lit(0.0).alias("billed")]),
         )
         .with_columns(pl.lit(scope).alias("scope"))
     )
@@ -102,6 +112,7 @@ def _col(name: str) -> Callable[[str], pl.Expr]:
 _DEFINITIONS: dict[str, tuple[Callable[[str], pl.Expr], Callable[[str], pl.Expr] | None]] = {
     "total_tokens": (_col("total_tokens"), None),
     "cost_usd": (_col("cost"), None),
+    "billed_usd": (_col("billed"), None),
     "requests": (_col("requests"), None),
     "runs": (_col("runs"), None),
     "cache_hit_rate": (_col("cache_read_tokens"),
@@ -120,7 +131,8 @@ def _metric(name: str) -> dict[str, pl.Expr]:
         return num(suffix).cast(pl.Float64) if den is None else _safe_div(num(suffix), den(suffix))
 
     # The day's own cost keeps its null (unknown); the windows use the 0-filled sums.
-    value = pl.col("cost_day") if name == "cost_usd" else at("")
+    value = {"cost_usd": pl.col("cost_day"), "billed_usd": pl.col("billed_day")}.get(
+        name, at(""))
     w = {window: at(f"__{window}") for window in _WINDOWS}
     return {
         "value": value.cast(pl.Float64),
@@ -188,8 +200,9 @@ def trend_daily(workflow_daily: pl.DataFrame, model_daily: pl.DataFrame,
         _day_sums(agents, "agent", c("agent_name"), has_runs=False),
         _day_sums(users, "user", c("user_id"), has_runs=False),
     ], how="diagonal_relaxed").with_columns(
-        *[c(name).cast(pl.Int64) for name in _INT_SUMS if name != "cost_days"],
+        *[c(name).cast(pl.Int64) for name in _INT_SUMS if not name.endswith("_days")],
         (c("cost") != 0).cast(pl.Int64).alias("cost_days"),
+        (c("billed") != 0).cast(pl.Int64).alias("billed_days"),
     ).collect().lazy()  # read twice below (keys, values); small next to the dense grid
 
     calendar = pl.LazyFrame({"day": pl.date_range(start, last, "1d", eager=True)})
@@ -201,8 +214,10 @@ def trend_daily(workflow_daily: pl.DataFrame, model_daily: pl.DataFrame,
         .with_columns(
             # A day without rows spent nothing: its cost is 0, not unknown.
             pl.when(c("rows").is_null()).then(0.0).otherwise(c("cost_day")).alias("cost_day"),
+            pl.when(c("rows").is_null()).then(0.0).otherwise(c("billed_day"))
+            .alias("billed_day"),
             *[c(name).fill_null(0) for name in _INT_SUMS],
-            c("cost").fill_null(0.0),
+            c("cost").fill_null(0.0), c("billed").fill_null(0.0),
         )
         .sort(*_GROUP, "day")
         .with_columns(
@@ -211,9 +226,9 @@ def trend_daily(workflow_daily: pl.DataFrame, model_daily: pl.DataFrame,
         )
         .with_columns(
             # Float cumulative sums leave rounding residue; a window with no costed day is 0.
-            pl.when(c(f"cost_days__{w}") > 0).then(c(f"cost__{w}")).otherwise(0.0)
-            .alias(f"cost__{w}")
-            for w in _WINDOWS
+            pl.when(c(f"{name}_days__{w}") > 0).then(c(f"{name}__{w}")).otherwise(0.0)
+            .alias(f"{name}__{w}")
+            for w in _WINDOWS for name in ("cost", "billed")
         )
         .filter(c("day").is_between(first, last), c("rows__value_28d") > 0)
     )
@@ -223,7 +238,8 @@ def trend_daily(workflow_daily: pl.DataFrame, model_daily: pl.DataFrame,
     grid = (grid.sort("day", *_GROUP).with_row_index("_row")
             .with_columns(c("_row").cast(pl.Int64)))
     out = pl.concat([
-        (grid.filter(~c("scope").is_in(RUNLESS_SCOPES)) if m in _RUN_METRICS else grid)
+        (grid.filter(~c("scope").is_in(RUNLESS_SCOPES)) if m in _RUN_METRICS
+         else grid.filter(c("scope").is_in(_BILLED_SCOPES)) if m == "billed_usd" else grid)
         .select("day", *_GROUP, pl.lit(m).alias("metric"),
                 (c("_row") * len(TREND_METRICS) + rank).alias("_order"),
                 **_metric(m))
