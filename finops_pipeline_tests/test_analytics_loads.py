@@ -24,7 +24,7 @@ from finops_pipeline.transforms.kpis import (
 )
 from finops_pipeline.warehouse.load import load_analytics, replace_day
 from finops_pipeline.warehouse.schema import ensure_schema
-from finops_pipeline.warehouse.tables import tables
+from finops_pipeline.warehouse.tables import table, tables
 from finops_pipeline_tests.test_showback import attempt, pull, pulls, runs
 
 D0 = dt.date(2026, 3, 2)
@@ -112,7 +112,19 @@ def fill_day(n: int) -> dict[str, pl.DataFrame]:
             "kpi_workflow_daily": kpi_workflow_daily(attempts, requests),
             "kpi_model_daily": kpi_model_daily(requests),
             "kpi_workflow_model_daily": kpi_workflow_model_daily(requests),
-            "fact_pull_requests": pulls(prs)}
+            "fact_pull_requests": pulls(prs),
+            "fact_billing_usage": billed(d, 0.5 + n % 4)}
+
+
+def billed(d: dt.date, usd: float) -> pl.DataFrame:
+    """What GitHub billed acme on `d` (a model the requests never name: all unexplained)."""
+    schema = table("fact_billing_usage").schema
+    row = dict.fromkeys(schema) | {
+        "day": d, "source": "github_billing", "account_type": "organization",
+        "account": "acme", "endpoint": "ai_credit", "product": "copilot", "sku": "ai_credit",
+        "model": "GPT-5", "unit_type": "ai-credits", "net_quantity": usd * 100,
+        "gross_amount": usd, "net_amount": usd}
+    return pl.DataFrame([row], schema=schema)
 
 
 def snapshot(con) -> dict[str, pl.DataFrame]:

@@ -40,8 +40,8 @@ DEFAULT_QUALITY = 1.0
 RUN_OUTCOMES_COLUMNS = (
     "day", "repo", "workflow", "team", "run_id", "attempts", "retries", "completed",
     "conclusion", "is_failed", "head_branch", "prs", "pr_number", "pr_state", "accepted_pr",
-    "quality", "requests", "total_tokens", "cost_usd", "failed_attempts_cost_usd", "turns",
-    "classification", "url",
+    "quality", "requests", "total_tokens", "cost_usd", "billed_usd",
+    "failed_attempts_cost_usd", "turns", "classification", "url",
 )
 
 
@@ -115,6 +115,8 @@ def run_outcomes(run_daily: pl.DataFrame, pulls: pl.DataFrame, *,
         c("requests").sum().cast(pl.Int64),
         c("total_tokens").sum().cast(pl.Int64),
         pl.when(c("cost_usd").is_not_null().any()).then(c("cost_usd").sum()).alias("cost_usd"),
+        pl.when(c("billed_usd").is_not_null().any()).then(c("billed_usd").sum())
+        .alias("billed_usd"),
         c("cost_usd").filter(c("is_failed")).sum().alias("failed_attempts_cost_usd"),
         c("turns").sum().cast(pl.Int64),
         c("url").filter(final).first(),
@@ -158,6 +160,8 @@ def outcome_sums() -> list[pl.Expr]:
         .alias("accepted_prs"),
         c("total_tokens").sum().cast(pl.Int64),
         pl.when(priced.any()).then(c("cost_usd").sum()).alias("cost_usd"),
+        pl.when(c("billed_usd").is_not_null().any()).then(c("billed_usd").sum())
+        .alias("billed_usd"),
         (~priced).sum().cast(pl.Int64).alias("unpriced_tasks"),
         # seed 000: quality-adjusted cost = sum(cost / max(quality, 0.01)); unknown stays null
         pl.when(priced.any()).then(

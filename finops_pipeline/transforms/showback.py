@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 SHOWBACK_WINDOW_DAYS = 31
 ALL = "*"
 SHOWBACK_COLUMNS = (
-    "day", "level", "team", "repo", "total_tokens", "cost_usd", "unpriced_tasks", "tasks",
+    "day", "level", "team", "repo", "total_tokens", "cost_usd", "billed_usd",
+    "unpriced_tasks", "tasks",
     "completed_tasks",
     "accepted_prs", "prs", "retries", "tokens_per_completed_task", "tokens_per_accepted_pr",
     "retry_rate", "quality_adjusted_cost", "efficiency_score", "budget_usd", "variance_usd",
