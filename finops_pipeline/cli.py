@@ -270,6 +270,8 @@ def _summary(paths: DataPaths, start: dt.date, end: dt.date) -> str:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    import duckdb
+
     from finops_pipeline.report.build import write_report
     from finops_pipeline.warehouse.access import WarehouseMissing
 
@@ -293,6 +295,11 @@ def cmd_report(args: argparse.Namespace) -> int:
             day += dt.timedelta(days=1)
     except WarehouseMissing as exc:
         print(f"finops report: {exc}", file=sys.stderr)
+        return 1
+    except (duckdb.CatalogException, duckdb.BinderException) as exc:
+        # A warehouse published by an older version: the next materialization migrates it.
+        print(f"finops report: the warehouse lacks what this version reports ({exc}); run "
+              "`finops materialize` for a day first, which upgrades it", file=sys.stderr)
         return 1
     return 0
 

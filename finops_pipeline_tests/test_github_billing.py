@@ -224,3 +224,9 @@ def test_the_bill_is_reconciled_flagged_and_recommended_through_dagster(tmp_path
                    ("GPT-5", None, 2.0, 2.0, 1.0)]
     assert flags == [("acme", "billing_unexplained", pytest.approx(0.5))]
     assert recs == [("acme", pytest.approx(6.0), None)]
+    report = (settings.data_dir / "reports" / "2026-06-01" / "report.md").read_text()
+    section = report.split("## What GitHub billed")[1].split("\n## ")[0]
+    assert "$12.00 billed on the day; the telemetry's AI credits explain $6.00, $6.00 (50.0%)" \
+        in section
+    assert "| acme | Claude Sonnet 4.6 | 600.0 | $6.00 |" in section
+    assert "| **Billed by GitHub (AI credits)** | $6.00 |" in report

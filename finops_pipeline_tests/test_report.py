@@ -90,6 +90,10 @@ def test_the_figures_are_the_warehouse_s(demo):
     assert f"| Runs | {day['runs']:,} |" in text
     assert f"| **Total tokens** | {f.tokens(day['total_tokens'])} |" in text
     assert f"| **Cost (API list prices)** | {f.usd(day['cost_usd'])} |" in text
+    billed = query(paths.warehouse, "SELECT billed_usd FROM history_daily WHERE day = ?",
+                   [END]).item()
+    assert billed > 0  # the demo's Copilot requests carry AI credits
+    assert f"| **Billed by GitHub (AI credits)** | {f.usd(billed)} |" in text
     top = query(paths.warehouse, "SELECT rank, kind, key, potential_savings_usd "
                                  "FROM recommendations WHERE day = ? AND rank = 1", [END])
     row = top.row(0, named=True)

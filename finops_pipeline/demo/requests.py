@@ -118,7 +118,29 @@ def draw_records(rng: random.Random, wf: Workflow, model: str, n: int, start_ms:
             rec["x_initiator"] = "user" if k == 0 else "agent"
         records.append(rec)
         now += duration + rng.randint(200, 12_000)  # tool calls between requests
+    _add_ai_credits(records)
     return records, now
+
+
+# What the demo's Copilot bills per million tokens, in AI credits (uncached input, cache read,
+# output): the api-proxy writes credits per response and a running total per run. Computed
+# from the tokens here, without drawing random numbers, so every other field is unchanged.
+_CREDITS_PER_MTOK = {"gpt-5": (125, 12.5, 1000), "claude-sonnet-4.6": (300, 30, 1500),
+                     "gpt-4.1": (200, 50, 800)}
+
+
+def _add_ai_credits(records: list[dict[str, Any]]) -> None:
+    total = 0.0
+    for rec in records:
+        rates = _CREDITS_PER_MTOK.get(rec["model"])
+        if rec.get("event") != "token_usage" or rec["provider"] != "copilot" or rates is None:
+            continue
+        uncached = rec["input_tokens"] - rec["cache_read_tokens"]  # Copilot's input includes reads
+        credits = round((uncached * rates[0] + rec["cache_read_tokens"] * rates[1]
+                         + rec["output_tokens"] * rates[2]) / 1e6, 4)
+        total = round(total + credits, 4)
+        rec["ai_credits_this_response"] = credits
+        rec["ai_credits_total"] = total
 
 
 # --- one successful request per profile ------------------------------------------------------

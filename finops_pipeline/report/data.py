@@ -27,7 +27,7 @@ class ReportData:
     day: dt.date
     overview: pl.DataFrame  # history_daily of the day (0 or 1 row)
     previous_7d: pl.DataFrame  # history_daily sums of day-7..day-1, 1 row
-    ai_credits: float | None  # AI credits reported by the day's runs, where known
+    ai_credits: float | None  # AI credits gh-aw reported for the day's runs, where known
     workflows: pl.DataFrame  # kpi_workflow_daily of the day + trend arrow inputs
     recommendations: pl.DataFrame
     anomalies: pl.DataFrame
@@ -42,6 +42,7 @@ class ReportData:
     history: pl.DataFrame  # history_daily of the last HISTORY_DAYS days to the day
     agent_history: pl.DataFrame  # agent calls' tokens and cost per day, same days
     ingest: pl.DataFrame  # ingest_log of the day per source and dataset
+    reconciliation: pl.DataFrame  # reconciliation_daily of the day
     last_day_with_data: dt.date | None
 
     @property
@@ -135,6 +136,11 @@ def load_report_data(con: duckdb.DuckDBPyConnection, day: dt.date) -> ReportData
     ingest = _frame(con, """
         SELECT source, dataset, rows_in, rows_valid, rows_quarantined, runs_skipped
         FROM ingest_log WHERE day = ? ORDER BY source, dataset""", d)
+    reconciliation = _frame(con, """
+        SELECT org, model, telemetry_ai_credits, telemetry_billed_usd, telemetry_cost_usd,
+               billed_net_usd, unexplained_usd, unexplained_share
+        FROM reconciliation_daily WHERE day = ?
+        ORDER BY org, billed_net_usd DESC, model""", d)
     last = con.sql("""
         SELECT max(day) FROM (SELECT day FROM history_daily WHERE runs > 0 AND day < ?
                               UNION ALL SELECT day FROM kpi_agent_daily WHERE day < ?)""",
@@ -146,5 +152,6 @@ def load_report_data(con: duckdb.DuckDBPyConnection, day: dt.date) -> ReportData
         model_mix=model_mix, top_runs=top_runs, flags=flags, uninstrumented=uninstrumented,
         models=models, agents=agents, app_workflows=app_workflows, teams=teams,
         history=history, agent_history=agent_history, ingest=ingest,
+        reconciliation=reconciliation,
         last_day_with_data=last,
     )

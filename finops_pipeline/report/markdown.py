@@ -80,8 +80,14 @@ def _overview(data: ReportData) -> list[str]:
         ("**Cost (API list prices)**", f.usd(today.get("cost_usd")), f.usd(avg("cost_usd")),
          versus("cost_usd")),
     ]
+    if today.get("ai_credits") is not None:
+        rows.append(("AI credits in the requests (billed at $0.01)",
+                     f"{today['ai_credits']:,.1f}", f.DASH, f.DASH))
+        rows.append(("**Billed by GitHub (AI credits)**", f.usd(today.get("billed_usd")),
+                     f.DASH, f.DASH))
     if data.ai_credits is not None:
-        rows.append(("AI credits reported", f"{data.ai_credits:,.1f}", f.DASH, f.DASH))
+        rows.append(("AI credits gh-aw reported for the runs", f"{data.ai_credits:,.1f}",
+                     f.DASH, f.DASH))
     rows.append(("Cache hit rate", f.pct(today.get("cache_hit_rate")), f.pct(prev_hit),
                  f.DASH))
     out = ["## Overview", "",
@@ -105,14 +111,20 @@ def _workflow_summary(data: ReportData, charts: Mapping[str, str]) -> list[str]:
     out = ["## Workflow summary", ""]
     if data.workflows.height == 0:
         return out + ["No GitHub workflow ran on this day.", ""]
+    billed = data.workflows["billed_usd"].null_count() < data.workflows.height
     rows = [(f"`{w['repo']}:{w['workflow']}`", f.integer(w["runs"]),
              _measured(w, f.tokens(w["total_tokens"])), _measured(w, f.usd(w["cost_usd"])),
+             *([f.usd(w["billed_usd"])] if billed else []),
              f.usd(w["avg_cost_per_run"]),
              f.pct(w["cache_hit_rate"]), f.ratio(w["io_ratio"]), w["top_model"] or f.DASH,
              f.arrow(w["cost_change_pct_7d"], w["cost_prev_7d"]))
             for w in _rows(data.workflows)]
-    out += [f.table(["Workflow", "Runs", "Tokens", "Cost", "Cost/run", "Cache hit",
-                     "I/O ratio", "Top model", "Cost, 7d vs prev 7d"], rows, "lrrrrrrlr"), ""]
+    headers = ["Workflow", "Runs", "Tokens", "Cost", *(["Billed"] if billed else []),
+               "Cost/run", "Cache hit", "I/O ratio", "Top model", "Cost, 7d vs prev 7d"]
+    out += [f.table(headers, rows, "lrrr" + ("r" if billed else "") + "rrrlr"), ""]
+    if billed:
+        out += ["Cost is the API list price of the tokens; Billed is what GitHub bills in AI "
+                "credits ($0.01 each) where the requests reported them.", ""]
     return out + _image(charts, "top_workflows")
 
 
@@ -186,6 +198,26 @@ def _number(metric: str | None, value: float | None) -> str:
     if "tokens" in metric or metric in ("small_requests",):
         return f.tokens(value)
     return f.ratio(value)
+
+
+def _reconciliation(data: ReportData) -> list[str]:
+    if data.reconciliation.height == 0:
+        return []
+    r = data.reconciliation
+    billed = r["billed_net_usd"].sum()
+    unexplained = r["unexplained_usd"].sum()
+    share = unexplained / billed if billed else None
+    out = ["## What GitHub billed", "",
+           f"GitHub's billing API: {f.usd(billed)} billed on the day; the telemetry's AI "
+           f"credits explain {f.usd(billed - unexplained)}, {f.usd(unexplained)} "
+           f"({f.pct(share)}) has no recorded request behind it.", "",
+           f.table(["Organization", "Model", "Credits seen", "Seen, billed value",
+                    "Seen, list price", "Billed", "Unexplained", "Share"],
+                   [(x["org"], x["model"], f.ratio(x["telemetry_ai_credits"]),
+                     f.usd(x["telemetry_billed_usd"]), f.usd(x["telemetry_cost_usd"]),
+                     f.usd(x["billed_net_usd"]), f.usd(x["unexplained_usd"]),
+                     f.pct(x["unexplained_share"])) for x in _rows(r)], "llrrrrrr"), ""]
+    return out
 
 
 def _workflow_details(data: ReportData) -> list[str]:
@@ -366,7 +398,8 @@ def render_report(data: ReportData, charts: Mapping[str, str],
     lines += [f"Token usage and cost of AI agents on {data.day} (UTC), from the finops "
               "warehouse. Costs are API list prices (genai-prices, cache-aware).", ""]
     for section in (_overview(data), _workflow_summary(data, charts), _recommendations(data),
-                    _anomalies(data), _workflow_details(data), _uninstrumented(data),
+                    _anomalies(data), _reconciliation(data), _workflow_details(data),
+                    _uninstrumented(data),
                     _agents_and_models(data, charts), _history(data, charts),
                     _previous(previous)):
         lines += section
