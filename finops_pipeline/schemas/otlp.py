@@ -512,6 +512,10 @@ class ParsedOtlp:
 
 def parse_otlp(lines: pl.DataFrame) -> ParsedOtlp:
     """`otlp_calls` and `otlp_span_counts` of `lines` from a single decode."""
+    if lines.height == 0:  # nothing to decode: skip building and running the whole plan
+        return ParsedOtlp(*(pl.DataFrame(schema=schema) for schema in (
+            OTLP_CALLS_SCHEMA, OTLP_REJECTED_SCHEMA, OTLP_SPAN_COUNTS_SCHEMA,
+            OTLP_SPANS_SCHEMA)))
     spans, rejected_lines = _classify(lines)
     calls = _calls(spans).select([c(n).cast(t) for n, t in OTLP_CALLS_SCHEMA.items()])
     rejected_spans = spans.filter(c("_kind") == "reject").select(
