@@ -175,12 +175,13 @@ def test_reconciliation_matches_models_across_spellings_and_keeps_both_sides():
          "credited_requests": 0, "ai_credits": None, "cost_usd": 0.1},
     ])
     billing = pl.DataFrame([
-        {"day": D1, "account_type": "organization", "account": "acme",
+        {"day": D1, "account_type": "organization", "account": "acme", "endpoint": "ai_credit",
          "model": "Claude Sonnet 4.6", "net_quantity": 1000.0, "gross_amount": 10.0,
          "net_amount": 10.0},
-        {"day": D1, "account_type": "organization", "account": "acme", "model": "GPT-5",
-         "net_quantity": 200.0, "gross_amount": 2.0, "net_amount": 2.0},
-        {"day": D1, "account_type": "enterprise", "account": "bigcorp", "model": "GPT-5",
+        {"day": D1, "account_type": "organization", "account": "acme", "endpoint": "ai_credit",
+         "model": "GPT-5", "net_quantity": 200.0, "gross_amount": 2.0, "net_amount": 2.0},
+        {"day": D1, "account_type": "enterprise", "account": "bigcorp", "endpoint": "ai_credit",
+         "model": "GPT-5",
          "net_quantity": 9.0, "gross_amount": 9.0, "net_amount": 9.0},  # not reconciled
     ])
     out = reconciliation_daily(wm, billing, days=(D1, D1), config=FileConfig())
@@ -230,3 +231,38 @@ def test_the_bill_is_reconciled_flagged_and_recommended_through_dagster(tmp_path
         in section
     assert "| acme | Claude Sonnet 4.6 | 600.0 | $6.00 |" in section
     assert "| **Billed by GitHub (AI credits)** | $6.00 |" in report
+
+
+def test_org_names_match_case_insensitively_and_premium_request_days_are_left_out():
+    from finops_pipeline.config import FileConfig
+    from finops_pipeline.transforms.reconciliation import reconciliation_daily
+
+    wm = pl.DataFrame([{"day": D1, "repo": "Acme/widgets", "model": "gpt-5", "requests": 5,
+                        "credited_requests": 5, "ai_credits": 130.0, "cost_usd": 2.0},
+                       {"day": MAY, "repo": "Acme/widgets", "model": "gpt-5", "requests": 4,
+                        "credited_requests": 0, "ai_credits": None, "cost_usd": 1.0}])
+    billing = pl.DataFrame([
+        {"day": D1, "account_type": "organization", "account": "acme", "endpoint": "ai_credit",
+         "model": "GPT-5", "net_quantity": 130.0, "gross_amount": 1.3, "net_amount": 1.3},
+        {"day": MAY, "account_type": "organization", "account": "acme",
+         "endpoint": "premium_request", "model": "GPT-5", "net_quantity": 40.0,
+         "gross_amount": 1.6, "net_amount": 1.6}])
+    out = reconciliation_daily(wm, billing, days=(MAY, D1), config=FileConfig())
+    assert out.select("day", "org", "telemetry_ai_credits", "unexplained_usd").rows() == [
+        (D1, "acme", 130.0, pytest.approx(0.0))]  # the bill's spelling; May is per request
+
+
+def test_a_malformed_time_period_is_a_reason_not_a_crash():
+    for period in ({"year": "2026", "month": "6", "day": "1"},):  # numbers as text: fine
+        out = normalize_billing_usage({"billing_usage": _raw([item("gpt-5", 3.0)], period)},
+                                      D1, "github_billing")["billing_usage"]
+        assert out.rows.height == 1
+    out = normalize_billing_usage({"billing_usage": _raw([item("gpt-5", 3.0)], {
+        "year": "soon", "month": [6], "day": {"d": 1}})}, D1, "github_billing")["billing_usage"]
+    assert out.rows.height == 0 and out.rejected["_reason"].item().startswith("timePeriod")
+
+
+def test_a_blank_token_is_no_token(tmp_path, gh):
+    os.environ["GITHUB_TOKEN"] = "   "
+    from finops_pipeline.defs.resources import GitHubResource
+    assert GitHubResource().resolved_token() is None

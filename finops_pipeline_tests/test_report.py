@@ -108,6 +108,10 @@ def test_the_figures_are_the_warehouse_s(demo):
     gaps = text.split("## Workflows without token data")[1].split("## Agents")[0]
     assert all(f"`{w}`" in gaps for w in missing["w"])
     assert "### Agents (multi-agent apps and traced services)" in text
+    agents = query(paths.warehouse, "SELECT count(*) AS n, sum(calls) AS calls FROM "
+                                    "kpi_agent_daily WHERE day = ?", [END]).row(0, named=True)
+    assert agents["n"] > 10  # more than the table shows: the overview counts them all
+    assert f"{agents['n']} agents, {agents['calls']:,} agent calls" in text
     assert "Responder" in text and "POST /triage" in text  # the traced service
 
 

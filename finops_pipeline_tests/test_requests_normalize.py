@@ -333,3 +333,8 @@ def test_input_tokens_include_cache_overrides_the_provider_rule(provider, model,
 ])
 def test_bad_credit_fields_are_quarantined_naming_the_field(record, reason):
     assert _rejected_reason(record, position=2) == reason
+
+
+def test_unicode_spaces_are_trimmed_like_before():
+    row = _valid_one(token_record(model="claude-sonnet-4\u00a0", request_id="\u2003req-9 "))
+    assert (row["model"], row["request_id"]) == ("claude-sonnet-4", "req-9")

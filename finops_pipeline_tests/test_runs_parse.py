@@ -326,3 +326,13 @@ def test_a_malformed_by_model_does_not_cost_the_run():
     row = _one({"_shape": "logs_json", "_raw": current_run(81, token_usage_summary={
         "by_model": {"m": {"input_tokens": "lots", "aic": "x"}}}, aic=None)})
     assert row["summary_input_tokens"] is None and row["reported_ai_credits"] is None
+
+
+def test_run_columns_keep_the_dataset_types_and_counts_must_be_whole():
+    from finops_pipeline.schemas.runs import WORKFLOW_RUNS_SCHEMA
+
+    parsed = _parse([{"_shape": "logs_json", "_raw": current_run(82, token_usage_summary={
+        "by_model": {"m": {"input_tokens": 1.5, "output_tokens": 2, "requests": 1}}})}])
+    assert parsed.runs.schema == pl.Schema(WORKFLOW_RUNS_SCHEMA)
+    row = parsed.runs.row(0, named=True)
+    assert (row["summary_input_tokens"], row["summary_output_tokens"]) == (None, 2)

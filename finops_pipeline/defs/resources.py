@@ -43,7 +43,8 @@ class GitHubResource(dg.ConfigurableResource):
     timeout_seconds: float = 30.0
 
     def resolved_token(self) -> str | None:
-        return dg.EnvVar(self.token_env_var).get_value() or None
+        # A blank variable is no token (the sources then say so instead of failing the run).
+        return (dg.EnvVar(self.token_env_var).get_value() or "").strip() or None
 
     def client(self, api_url: str, *, max_in_flight: int) -> GitHubClient:
         return GitHubClient(api_url, self.resolved_token(), max_in_flight=max_in_flight,

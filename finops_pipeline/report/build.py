@@ -57,6 +57,7 @@ def previous_report(paths: DataPaths, day: dt.date) -> tuple[dt.date, str] | Non
 def _replace_dir(staged: Path, final: Path) -> None:
     """Swap `staged` into `final` (two renames; the old folder is removed afterwards)."""
     old = final.with_name(f".{final.name}.old-{os.getpid()}")
+    shutil.rmtree(old, ignore_errors=True)  # left by a crash of a process with our pid
     if final.exists():
         final.rename(old)
     staged.rename(final)

@@ -36,7 +36,8 @@ class ReportData:
     flags: pl.DataFrame  # anomalies of workflows (key repo:workflow) of the day
     uninstrumented: pl.DataFrame  # workflows with runs but no token data
     models: pl.DataFrame  # kpi_model_daily of the day
-    agents: pl.DataFrame  # kpi_agent_daily of the day
+    agents: pl.DataFrame  # kpi_agent_daily of the day (the top TOP_AGENTS)
+    agent_totals: pl.DataFrame  # every agent of the day: calls, tokens, cost (1 row)
     app_workflows: pl.DataFrame  # kpi_app_workflow_daily of the day
     teams: pl.DataFrame  # showback_daily of the day, levels team and total
     history: pl.DataFrame  # history_daily of the last HISTORY_DAYS days to the day
@@ -115,6 +116,10 @@ def load_report_data(con: duckdb.DuckDBPyConnection, day: dt.date) -> ReportData
         FROM kpi_agent_daily WHERE day = ? ORDER BY cost_usd DESC NULLS LAST,
                                                   total_tokens DESC
         LIMIT {TOP_AGENTS}""", d)
+    agent_totals = _frame(con, """
+        SELECT count(*) AS agents, sum(calls)::DOUBLE AS calls,
+               sum(total_tokens)::DOUBLE AS total_tokens, sum(cost_usd) AS cost_usd
+        FROM kpi_agent_daily WHERE day = ?""", d)
     app_workflows = _frame(con, """
         SELECT workflow_name, executions, succeeded, failed, open, cost_usd,
                avg_cost_per_execution, avg_duration_seconds
@@ -150,7 +155,8 @@ def load_report_data(con: duckdb.DuckDBPyConnection, day: dt.date) -> ReportData
         ai_credits=float(credits) if credits is not None else None,
         workflows=workflows, recommendations=recommendations, anomalies=anomalies,
         model_mix=model_mix, top_runs=top_runs, flags=flags, uninstrumented=uninstrumented,
-        models=models, agents=agents, app_workflows=app_workflows, teams=teams,
+        models=models, agents=agents, agent_totals=agent_totals,
+        app_workflows=app_workflows, teams=teams,
         history=history, agent_history=agent_history, ingest=ingest,
         reconciliation=reconciliation,
         last_day_with_data=last,

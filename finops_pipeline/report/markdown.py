@@ -97,13 +97,11 @@ def _overview(data: ReportData) -> list[str]:
     if unpriced:
         out += [f"⚠️ {unpriced:,} requests could not be priced (unknown model): their cost "
                 "is not in the total.", ""]
-    if data.agents.height:
-        calls = int(data.agents["calls"].sum())
-        cost = data.agents["cost_usd"].sum() if data.agents["cost_usd"].null_count() < \
-            data.agents.height else None
-        out += [f"Multi-agent apps and traced services: {calls:,} agent calls, "
-                f"{f.tokens(data.agents['total_tokens'].sum())} tokens, {f.usd(cost)} "
-                "(top agents below).", ""]
+    totals = _first(data.agent_totals)
+    if totals.get("agents"):
+        out += [f"Multi-agent apps and traced services: {f.integer(totals['agents'])} agents, "
+                f"{f.integer(totals['calls'])} agent calls, {f.tokens(totals['total_tokens'])} "
+                f"tokens, {f.usd(totals['cost_usd'])} (top agents below).", ""]
     return out
 
 

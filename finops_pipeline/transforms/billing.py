@@ -31,20 +31,22 @@ from finops_pipeline.transforms.json_extract import extract_fields
 from finops_pipeline.transforms.validation import split_valid
 
 c = pl.col
-PERIOD = pl.Struct({"year": pl.Int64, "month": pl.Int64, "day": pl.Int64})
 
 
 def _period_reason(day: dt.date) -> pl.Expr:
-    period = c("_period").str.json_decode(PERIOD)
+    def part(name: str) -> pl.Expr:
+        # a path match, not a decode: a part of the wrong form is null, never an error
+        return c("_period").str.json_path_match(f"$.{name}").cast(pl.Int64, strict=False)
+
     asked = pl.lit(day.isoformat())
-    answered = pl.format("{}-{}-{}", period.struct.field("year"),
-                         period.struct.field("month").cast(pl.String).str.zfill(2),
-                         period.struct.field("day").cast(pl.String).str.zfill(2))
+    answered = pl.format("{}-{}-{}", part("year"),
+                         part("month").cast(pl.String).str.zfill(2),
+                         part("day").cast(pl.String).str.zfill(2))
     return (
         pl.when(c("_period").is_null()).then(pl.lit("the answer has no timePeriod"))
-        .when(period.struct.field("day").is_null())
+        .when(part("day").is_null())
         .then(pl.lit("timePeriod has no day: the answer covers the month, not ") + asked)
-        .when(answered != asked)
+        .when(answered.is_null() | (answered != asked))
         .then(pl.lit("timePeriod ") + answered + pl.lit(" is not the day asked for, ") + asked)
     )
 

@@ -63,8 +63,12 @@ def extract_fields(
             continue
         listed = ", ".join(_path_literal(p) for p in paths)
         valid = "_json_ok" if column == text_column else f"json_valid({column})"
-        lists.append(f"CASE WHEN _json_ok AND {valid} THEN "
-                     f"json_extract_string({column}, [{listed}]) END AS _values_{k}")
+        # DuckDB's trim (Unicode spaces too); a blank string counts as absent, so the next
+        # candidate gets its turn: Go writes "" for unset string fields, which must not hide
+        # the value in aw_info.json.
+        lists.append(f"CASE WHEN _json_ok AND {valid} THEN list_transform("
+                     f"json_extract_string({column}, [{listed}]), "
+                     f"lambda x: nullif(trim(x), '')) END AS _values_{k}")
     query = f"""
         WITH t AS (SELECT *, coalesce(json_valid({text_column}), false) AS _json_ok FROM src)
         SELECT * EXCLUDE (_json_ok), _json_ok,
@@ -78,12 +82,7 @@ def extract_fields(
         con.unregister("src")
 
     def value(index: int, position: int) -> pl.Expr:
-        # DuckDB's trim: spaces only. A blank string counts as absent, so the next candidate
-        # gets its turn: Go writes "" for unset string fields, which must not hide the value
-        # in aw_info.json.
-        text = pl.col(f"_values_{index}").list.get(position, null_on_oob=True) \
-            .cast(pl.String).str.strip_chars(" ")
-        return pl.when(text != "").then(text)
+        return pl.col(f"_values_{index}").list.get(position, null_on_oob=True).cast(pl.String)
 
     picked = [pl.coalesce([value(i, p) for i, p in candidates[n]] or [pl.lit(None)])
               .cast(pl.String).alias(n) for n in names]

@@ -1,9 +1,11 @@
 """How much of GitHub's bill the telemetry explains, per day, organization and model.
 
 Telemetry: `kpi_workflow_model_daily`, the requests' AI credits (as the api-proxy wrote them)
-and their list-price cost, per repo owner (the organization) and model. Bill:
-`fact_billing_usage` items of organizations (enterprise and user accounts are kept in the fact
-table but not reconciled: their usage spans organizations). Per (day, org, model):
+and their list-price cost, per repo owner (the organization, matched case-insensitively as
+GitHub does; `org` shows the bill's spelling) and model. Bill: `fact_billing_usage` AI-credit
+items of organizations (enterprise and user accounts are kept in the fact table but not
+reconciled: their usage spans organizations; premium-request days, before AI credits, are
+priced per request and have no credits to compare). Per (day, org, model):
 
     telemetry_billed_usd = telemetry_ai_credits x $0.01
     unexplained_usd      = billed_net_usd - telemetry_billed_usd
@@ -49,9 +51,10 @@ def reconciliation_daily(workflow_model_daily: pl.DataFrame, billing: pl.DataFra
     in_days = c("day").cast(pl.Date).is_between(*days)
     telemetry = (
         workflow_model_daily.filter(in_days)
-        .with_columns(c("day").cast(pl.Date), c("repo").str.split("/").list.first().alias("org"),
+        .with_columns(c("day").cast(pl.Date),
+                      c("repo").str.split("/").list.first().str.to_lowercase().alias("_org"),
                       model_key(c("model")).alias("_key"))
-        .group_by("day", "org", "_key").agg(
+        .group_by("day", "_org", "_key").agg(
             c("model").first().alias("_telemetry_model"),
             c("requests").sum().cast(pl.Int64).alias("telemetry_requests"),
             c("credited_requests").sum().cast(pl.Int64),
@@ -62,20 +65,24 @@ def reconciliation_daily(workflow_model_daily: pl.DataFrame, billing: pl.DataFra
         )
     )
     bill = (
-        billing.filter(in_days, c("account_type") == "organization")
-        .with_columns(c("day").cast(pl.Date), c("account").alias("org"),
+        billing.filter(in_days, c("account_type") == "organization",
+                       c("endpoint") == "ai_credit")
+        .with_columns(c("day").cast(pl.Date), c("account").str.to_lowercase().alias("_org"),
                       model_key(c("model")).alias("_key"))
-        .group_by("day", "org", "_key").agg(
+        .group_by("day", "_org", "_key").agg(
+            c("account").first().alias("org"),
             c("model").drop_nulls().first().alias("_billed_model"),
             c("net_quantity").sum().alias("billed_quantity"),
             c("gross_amount").sum().alias("billed_gross_usd"),
             c("net_amount").sum().alias("billed_net_usd"),
         )
     )
-    billed_orgs = bill.select("day", "org").unique()
+    billed_orgs = bill.select("day", "_org", "org").unique(["day", "_org"])
     out = (
-        bill.join(telemetry.join(billed_orgs, on=["day", "org"], how="semi"),
-                  on=["day", "org", "_key"], how="full", coalesce=True)
+        bill.drop("org").join(telemetry.join(billed_orgs.drop("org"), on=["day", "_org"],
+                                             how="semi"),
+                              on=["day", "_org", "_key"], how="full", coalesce=True)
+        .join(billed_orgs, on=["day", "_org"], how="left")
         .with_columns(
             pl.coalesce("_billed_model", "_telemetry_model", c("_key")).alias("model"),
             c("telemetry_requests", "credited_requests").fill_null(0),

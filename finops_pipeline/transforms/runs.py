@@ -66,9 +66,16 @@ def by_model_totals(runs: pl.DataFrame) -> pl.DataFrame:
 
     The object's keys are model names, so DuckDB reads it as a MAP; a value of the wrong form
     becomes null, never an error (the run totals it feeds are informational)."""
+    def number(f: str) -> str:
+        value = f"TRY_CAST(json_extract_string(v, '$.{f}') AS DOUBLE)"
+        if f == "aic":
+            return value
+        # a count: a whole number only (TRY_CAST to BIGINT would round 1.5 to 2)
+        return f"CASE WHEN {value} = floor({value}) THEN {value}::BIGINT END"
+
     sums = ", ".join(
-        f"list_sum(list_transform(map_values(m), lambda v: TRY_CAST(json_extract_string(v, "
-        f"'$.{f}') AS {'DOUBLE' if f == 'aic' else 'BIGINT'}))) AS _by_model_{f}"
+        f"list_sum(list_transform(map_values(m), lambda v: {number(f)}))"
+        f"::{'DOUBLE' if f == 'aic' else 'BIGINT'} AS _by_model_{f}"
         for f in (*_BY_MODEL_SUMS, "aic"))
     src = runs.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("_i"),
                       "reported_by_model")
@@ -153,4 +160,5 @@ def parse_runs(raw: pl.DataFrame, day: dt.date, source: str) -> ParsedRuns:
         )
         rejected = pl.concat([rejected, wrong_day], how="diagonal_relaxed")
     refs = runs.select(list(RUN_REFS_SCHEMA))
-    return ParsedRuns(runs.select(list(WORKFLOW_RUNS_SCHEMA)), rejected, refs)
+    return ParsedRuns(runs.select([pl.col(k).cast(v) for k, v in WORKFLOW_RUNS_SCHEMA.items()]),
+                      rejected, refs)
