@@ -3,7 +3,7 @@
 
 Not a test (timing assertions do not belong in the suite). Issue 13's yardsticks:
 
-* **floor**: one polars read of every token-usage.jsonl of the day (`pl.read_ndjson` over the
+* **floor**: one polars scan of every token-usage.jsonl of the day (`pl.scan_ndjson` over the
   files, all columns typed), plus the sum of its tokens: what any tool must at least pay;
 * **loop**: the seed-001-style Python script a user would otherwise write: `json.loads` per
   line, the run's workflow from its `run_summary.json`, tokens and a list-price cost summed per
@@ -57,8 +57,7 @@ def token_files(landing: Path) -> list[Path]:
 def floor(files: list[Path]) -> tuple[float, int]:
     """One polars read of every token file, and the day's total tokens."""
     started = time.perf_counter()
-    frames = [pl.read_ndjson(f) for f in files]
-    df = pl.concat(frames, how="diagonal_relaxed")
+    df = pl.scan_ndjson(files).collect()  # one parallel scan of every file
     total = int(df.select(pl.sum_horizontal(
         pl.col("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
     ).sum()).item())
@@ -109,6 +108,20 @@ def pipeline(data_dir: Path) -> tuple[float, float, str]:
     return seconds, peak / 1024, done.stdout
 
 
+def step_seconds(data_dir: Path) -> dict[str, float]:
+    """Seconds of every step of the run just made (from the Dagster instance in the data dir),
+    and of the whole Dagster run; the rest of the process is start-up and the summary."""
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(data_dir / "dagster_home")) as instance:
+        run = instance.get_runs(limit=1)[0]
+        steps = {s.step_key: (s.end_time or 0) - (s.start_time or 0)
+                 for s in instance.get_run_step_stats(run.run_id)}
+        stats = instance.get_run_stats(run.run_id)
+    steps["(Dagster run)"] = (stats.end_time or 0) - (stats.start_time or 0)
+    return steps
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=200)
@@ -130,10 +143,14 @@ def main() -> int:
     loop_s, loop_tokens = loop(files)
     assert floor_tokens == loop_tokens, (floor_tokens, loop_tokens)
     pipe_s, pipe_mb, _ = pipeline(data_dir)
-    print(f"floor (polars read of {len(files):,} files) : {floor_s:8.2f} s")
+    print(f"floor (polars scan of {len(files):,} files) : {floor_s:8.2f} s")
     print(f"loop (json.loads per line, per workflow)   : {loop_s:8.2f} s")
     print(f"pipeline (finops materialize --date)       : {pipe_s:8.2f} s, peak RSS "
           f"{pipe_mb:,.0f} MB")
+    steps = step_seconds(data_dir)
+    print("pipeline steps: " + ", ".join(
+        f"{name} {seconds:.1f} s" for name, seconds in sorted(
+            steps.items(), key=lambda kv: -kv[1]) if seconds >= 0.05))
     print(f"pipeline / floor = {pipe_s / floor_s:.1f}x (target <= 4x, stretch <= 2x); "
           f"loop / pipeline = {loop_s / pipe_s:.2f}x (target >= 1.5x, stretch >= 3x)")
     if args.data_dir is None:
