@@ -240,17 +240,21 @@ Try:
     return 0
 
 
-def cmd_materialize(args: argparse.Namespace) -> int:
+def _day_range(args: argparse.Namespace) -> tuple[dt.date, dt.date]:
+    """The inclusive days of `--date D` or `--start A --end B`."""
     if args.date and (args.start or args.end):
         raise UsageError("give either --date or --start/--end")
     if args.date:
-        start = end = args.date
-    elif args.start and args.end:
-        start, end = args.start, args.end
-    else:
+        return args.date, args.date
+    if not (args.start and args.end):
         raise UsageError("give --date D, or --start A --end B (inclusive)")
-    if end < start:
-        raise UsageError(f"--end {end} is before --start {start}")
+    if args.end < args.start:
+        raise UsageError(f"--end {args.end} is before --start {args.start}")
+    return args.start, args.end
+
+
+def cmd_materialize(args: argparse.Namespace) -> int:
+    start, end = _day_range(args)
     settings = load_settings(data_dir=args.data_dir)
     ok = materialize_range(settings, start, end)
     paths = DataPaths(settings.data_dir)
@@ -275,16 +279,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from finops_pipeline.report.build import write_report
     from finops_pipeline.warehouse.access import WarehouseMissing
 
-    if args.date and (args.start or args.end):
-        raise UsageError("give either --date or --start/--end")
-    if args.date:
-        start = end = args.date
-    elif args.start and args.end:
-        start, end = args.start, args.end
-    else:
-        raise UsageError("give --date D, or --start A --end B")
-    if start > end:
-        raise UsageError(f"--start {start} is after --end {end}")
+    start, end = _day_range(args)
     paths = DataPaths(load_settings(data_dir=args.data_dir).data_dir)
     day = start
     try:

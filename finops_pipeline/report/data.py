@@ -41,7 +41,6 @@ class ReportData:
     app_workflows: pl.DataFrame  # kpi_app_workflow_daily of the day
     teams: pl.DataFrame  # showback_daily of the day, levels team and total
     history: pl.DataFrame  # history_daily of the last HISTORY_DAYS days to the day
-    agent_history: pl.DataFrame  # agent calls' tokens and cost per day, same days
     ingest: pl.DataFrame  # ingest_log of the day per source and dataset
     reconciliation: pl.DataFrame  # reconciliation_daily of the day
     last_day_with_data: dt.date | None
@@ -133,11 +132,6 @@ def load_report_data(con: duckdb.DuckDBPyConnection, day: dt.date) -> ReportData
         SELECT day, runs, instrumented_runs, requests, input_tokens, output_tokens,
                cache_read_tokens, cache_write_tokens, total_tokens, cost_usd, cache_hit_rate
         FROM history_daily WHERE day BETWEEN ? AND ? ORDER BY day""", [since, day])
-    agent_history = _frame(con, """
-        SELECT day, sum(calls)::DOUBLE AS calls, sum(total_tokens)::DOUBLE AS total_tokens,
-               sum(cost_usd) AS cost_usd
-        FROM kpi_agent_daily WHERE day BETWEEN ? AND ? GROUP BY day ORDER BY day""",
-                           [since, day])
     ingest = _frame(con, """
         SELECT source, dataset, rows_in, rows_valid, rows_quarantined, runs_skipped
         FROM ingest_log WHERE day = ? ORDER BY source, dataset""", d)
@@ -157,7 +151,7 @@ def load_report_data(con: duckdb.DuckDBPyConnection, day: dt.date) -> ReportData
         model_mix=model_mix, top_runs=top_runs, flags=flags, uninstrumented=uninstrumented,
         models=models, agents=agents, agent_totals=agent_totals,
         app_workflows=app_workflows, teams=teams,
-        history=history, agent_history=agent_history, ingest=ingest,
+        history=history, ingest=ingest,
         reconciliation=reconciliation,
         last_day_with_data=last,
     )

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 DASH = "–"
+Formatter = Callable[[Any], str]
 #: A 7-day change within this many percent is "flat".
 FLAT_PCT = 10.0
 
@@ -45,6 +46,11 @@ def integer(n: float | None) -> str:
     return DASH if n is None else f"{n:,.0f}"
 
 
+def with_unit(x: float | None, unit: str, fmt: Formatter | None = None) -> str:
+    """`1,234 ms`, `6.0 s`; a dash when unknown."""
+    return DASH if x is None else f"{(fmt or integer)(x)} {unit}"
+
+
 def change(pct_value: float | None) -> str:
     """+12.5%, -3.0%; a dash without a previous period."""
     return DASH if pct_value is None else f"{pct_value:+.1f}%"
@@ -78,5 +84,3 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
 
-
-Formatter = Callable[[Any], str]

@@ -306,8 +306,7 @@ def _agents_and_models(data: ReportData, charts: Mapping[str, str]) -> list[str]
                           f.tokens(a["input_tokens"]), f.tokens(a["output_tokens"]),
                           f.tokens(a["cache_read_tokens"]), f.usd(a["cost_usd"]),
                           a["models_used"] or f.DASH, f.pct(a["success_rate"], 0),
-                          f"{f.integer(a['latency_p95_ms'])} ms"
-                          if a["latency_p95_ms"] is not None else f.DASH)
+                          f.with_unit(a["latency_p95_ms"], "ms"))
                          for a in _rows(data.agents)], "lrrrrrlrr"), ""]
     if data.app_workflows.height:
         out += ["### App workflows", "",
@@ -315,8 +314,7 @@ def _agents_and_models(data: ReportData, charts: Mapping[str, str]) -> list[str]
                          "Cost/execution", "Avg duration"],
                         [(w["workflow_name"], w["executions"], w["succeeded"], w["failed"],
                           w["open"], f.usd(w["cost_usd"]), f.usd(w["avg_cost_per_execution"]),
-                          f"{f.ratio(w['avg_duration_seconds'])} s"
-                          if w["avg_duration_seconds"] is not None else f.DASH)
+                          f.with_unit(w["avg_duration_seconds"], "s", f.ratio))
                          for w in _rows(data.app_workflows)], "lrrrrrrr"), ""]
     if data.teams.height:
         out += ["### Showback by team", "",

@@ -29,3 +29,17 @@ def int_from_text(expr: pl.Expr) -> pl.Expr:
     checks, so their zero fraction is dropped before the integer cast.
     """
     return expr.str.replace(r"\.0*$", "").cast(pl.Int64, strict=False)
+
+
+def duckdb_columns(df: pl.DataFrame, text: str, query: str) -> pl.DataFrame:
+    """`df` beside the columns `query` computes from its JSON text column `text`.
+
+    Only the text goes to DuckDB (the query reads `src(_i, <text>)`); the results come back
+    in `df`'s row order.
+    """
+    src = df.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("_i"), text)
+    with cursor() as con:
+        con.register("src", src)
+        out = con.sql(query).pl()
+        con.unregister("src")
+    return pl.concat([df, out.sort("_i").drop("_i")], how="horizontal")

@@ -79,8 +79,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from finops_pipeline.schemas.json_engine import cursor as _cursor
-from finops_pipeline.schemas.json_engine import int_from_text
+from finops_pipeline.schemas.json_engine import duckdb_columns, int_from_text
 from finops_pipeline.schemas.token_rules import EXCLUSIVE, INCLUSIVE_CACHE_READ, token_rule
 
 #: OpenTelemetry's convention: input_tokens includes cache reads and cache writes.
@@ -200,20 +199,6 @@ _JSON_TYPE_NAMES = {"VARCHAR": "string", "BIGINT": "number", "UBIGINT": "number"
 c = pl.col
 
 
-def _duckdb_columns(df: pl.DataFrame, text: str, query: str) -> pl.DataFrame:
-    """`df` beside the columns `query` computes from its JSON text column `text`.
-
-    Only the text goes to DuckDB (the query reads `src(_i, <text>)`); the results come back
-    in `df`'s row order.
-    """
-    src = df.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("_i"), text)
-    with _cursor() as con:
-        con.register("src", src)
-        out = con.sql(query).pl()
-        con.unregister("src")
-    return pl.concat([df, out.sort("_i").drop("_i")], how="horizontal")
-
-
 def _type_name(expr: pl.Expr) -> pl.Expr:
     return expr.replace(_JSON_TYPE_NAMES).str.to_lowercase()
 
@@ -273,7 +258,7 @@ def _decode(lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     src = lines.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("_order"),
                        "_source", "_line", "_raw", *extra)
     # Each JSON function re-parses the text: the diagnostics run only where no array was found.
-    decoded = _duckdb_columns(src, "_raw", f"""
+    decoded = duckdb_columns(src, "_raw", f"""
         WITH t AS (
             SELECT _i, _raw, coalesce(json_valid(_raw), false) AS _json_ok FROM src),
         d AS (
@@ -317,7 +302,7 @@ def _decode(lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         .explode("_span_json")
         .filter(c("_span_json").is_not_null())  # empty lists and JSON nulls: no span
     )
-    spans = _duckdb_columns(spans, "_span_json", f"""
+    spans = duckdb_columns(spans, "_span_json", f"""
         SELECT _i, json_type(_span_json) AS _span_type,
                CASE WHEN json_type(_span_json) = 'OBJECT'
                     THEN json_transform(_span_json, '{_SPAN_STRUCTURE}') END AS _span

@@ -22,12 +22,8 @@ from finops_pipeline.config import GitHubBillingSource, Settings
 from finops_pipeline.schemas.billing import ACCOUNT_PATHS, BILLING_API_VERSION, ENDPOINTS
 from finops_pipeline.schemas.raw import BILLING_USAGE
 from finops_pipeline.sources.base import SourceContext, SourceDay, failed_days
-from finops_pipeline.sources.github.client import (
-    GitHubAuthError,
-    GitHubClient,
-    GitHubError,
-    GitHubPermissionError,
-)
+from finops_pipeline.sources.github.client import GitHubClient, GitHubError
+from finops_pipeline.sources.github.source import fetch_failed
 
 SOURCE = "github_billing"
 NO_TOKEN = ("GITHUB_TOKEN is not set: the github_billing source is on ({accounts}) but cannot "
@@ -77,7 +73,8 @@ class GitHubBillingApiSource:
     def extract(self, ctx: SourceContext, days: Sequence[dt.date]) -> Iterator[SourceDay]:
         settings = ctx.settings
         cfg = settings.config.sources.github_billing or GitHubBillingSource()
-        names = ", ".join(f"{t} {n}" for t, n in accounts(cfg))
+        listed = accounts(cfg)
+        names = ", ".join(f"{t} {n}" for t, n in listed)
         access = ctx.resources["github"]
         if not access.resolved_token():
             yield from failed_days(days, NO_TOKEN.format(accounts=names))
@@ -87,19 +84,17 @@ class GitHubBillingApiSource:
             for i, day in enumerate(days):
                 endpoint = endpoint_for(day, cfg)
                 try:
-                    rows = [row for account_type, account in accounts(cfg)
+                    rows = [row for account_type, account in listed
                             for row in fetch_account_day(client, account_type, account, day,
                                                          endpoint)]
-                except GitHubError as exc:  # the client keeps the token out of messages
-                    error = f"{type(exc).__name__}: {exc}"
-                    yield SourceDay(day, None, error=error)
-                    if isinstance(exc, GitHubAuthError) and not isinstance(
-                            exc, GitHubPermissionError):
-                        yield from failed_days(days[i + 1:], error)
+                except GitHubError as exc:
+                    undelivered, stop = fetch_failed(exc, day, days[i + 1:])
+                    yield from undelivered
+                    if stop:
                         return
                     continue
                 frame = pl.DataFrame(rows, schema=BILLING_USAGE.schema)
                 ctx.say(f"[{i + 1}/{len(days)}] {day} github_billing: {frame.height} items "
                         f"from {endpoint} usage of {names}")
                 yield SourceDay(day, {"billing_usage": frame},
-                                figures={"items": frame.height, "accounts": len(accounts(cfg))})
+                                figures={"items": frame.height, "accounts": len(listed)})

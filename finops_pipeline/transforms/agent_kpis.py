@@ -180,12 +180,10 @@ KPI_AGENT_MODEL_DAILY_COLUMNS = (
 )
 
 
-def kpi_agent_model_daily(calls: pl.DataFrame) -> pl.DataFrame:
-    """One row per (day, agent_name, provider, model): the mix of models each agent runs on,
-    what the agent-scoped recommendations (caching, trimming, a cheaper model) price."""
+def call_sums() -> list[pl.Expr]:
+    """Aggregations of agent_calls rows shared by the per-agent-model and per-user KPIs."""
     c = pl.col
-    out = calls.with_columns(c("agent_name").fill_null("(unnamed)")).group_by(
-        "day", "agent_name", "provider", "model").agg(
+    return [
         pl.len().cast(pl.Int64).alias("calls"),
         (c("success") == False).sum().cast(pl.Int64).alias("failed_calls"),  # noqa: E712
         *[c(b).sum().cast(pl.Int64) for b in TOKEN_BUCKETS],
@@ -193,7 +191,15 @@ def kpi_agent_model_daily(calls: pl.DataFrame) -> pl.DataFrame:
         c("total_tokens").sum().cast(pl.Int64),
         pl.when(c("cost_usd").is_not_null().any()).then(c("cost_usd").sum()).alias("cost_usd"),
         c("cost_usd").is_null().sum().cast(pl.Int64).alias("unpriced_calls"),
-    )
+    ]
+
+
+def kpi_agent_model_daily(calls: pl.DataFrame) -> pl.DataFrame:
+    """One row per (day, agent_name, provider, model): the mix of models each agent runs on,
+    what the agent-scoped recommendations (caching, trimming, a cheaper model) price."""
+    c = pl.col
+    out = calls.with_columns(c("agent_name").fill_null("(unnamed)")).group_by(
+        "day", "agent_name", "provider", "model").agg(call_sums())
     return out.select(KPI_AGENT_MODEL_DAILY_COLUMNS).sort("day", "agent_name", "provider",
                                                          "model")
 
@@ -214,13 +220,7 @@ def kpi_user_daily(calls: pl.DataFrame) -> pl.DataFrame:
         c("organization_id").drop_nulls().first(),
         c("session_id").drop_nulls().n_unique().cast(pl.Int64).alias("sessions"),
         c("workflow_id").n_unique().cast(pl.Int64).alias("workflows"),
-        pl.len().cast(pl.Int64).alias("calls"),
-        (c("success") == False).sum().cast(pl.Int64).alias("failed_calls"),  # noqa: E712
-        *[c(b).sum().cast(pl.Int64) for b in TOKEN_BUCKETS],
-        c("prompt_tokens").sum().cast(pl.Int64),
-        c("total_tokens").sum().cast(pl.Int64),
-        pl.when(c("cost_usd").is_not_null().any()).then(c("cost_usd").sum()).alias("cost_usd"),
-        c("cost_usd").is_null().sum().cast(pl.Int64).alias("unpriced_calls"),
+        *call_sums(),
         c("agent_name").drop_nulls().unique().sort().str.join(", ").alias("agents_used"),
         c("model").drop_nulls().unique().sort().str.join(", ").alias("models_used"),
     )

@@ -12,8 +12,7 @@ from finops_pipeline.schemas.gh_aw_layout import (
     AW_INFO_FIELD_PATHS,
     RUN_FIELD_PATHS,
 )
-from finops_pipeline.schemas.json_engine import cursor as _cursor
-from finops_pipeline.schemas.json_engine import int_from_text
+from finops_pipeline.schemas.json_engine import duckdb_columns, int_from_text
 from finops_pipeline.schemas.runs import (
     FAILED_CONCLUSIONS,
     RUN_REFS_SCHEMA,
@@ -77,17 +76,11 @@ def by_model_totals(runs: pl.DataFrame) -> pl.DataFrame:
         f"list_sum(list_transform(map_values(m), lambda v: {number(f)}))"
         f"::{'DOUBLE' if f == 'aic' else 'BIGINT'} AS _by_model_{f}"
         for f in (*_BY_MODEL_SUMS, "aic"))
-    src = runs.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("_i"),
-                      "reported_by_model")
-    with _cursor() as con:
-        con.register("src", src)
-        out = con.sql(f"""
-            SELECT _i, {sums} FROM (
-                SELECT _i, CASE WHEN json_type(reported_by_model) = 'OBJECT' THEN
-                    json_transform(reported_by_model, '"MAP(VARCHAR, JSON)"') END AS m
-                FROM src)""").pl().sort("_i").drop("_i")
-        con.unregister("src")
-    return pl.concat([runs, out], how="horizontal")
+    return duckdb_columns(runs, "reported_by_model", f"""
+        SELECT _i, {sums} FROM (
+            SELECT _i, CASE WHEN json_type(reported_by_model) = 'OBJECT' THEN
+                json_transform(reported_by_model, '"MAP(VARCHAR, JSON)"') END AS m
+            FROM src)""")
 
 
 def parse_runs(raw: pl.DataFrame, day: dt.date, source: str) -> ParsedRuns:

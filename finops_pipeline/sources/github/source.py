@@ -24,6 +24,17 @@ NO_TOKEN = ("GITHUB_TOKEN is not set: the github source is on (repos: {repos}) b
             "pull-requests:read for private repos).")
 
 
+def fetch_failed(exc: GitHubError, day: dt.date,
+                 later_days: Sequence[dt.date]) -> tuple[list[SourceDay], bool]:
+    """The days a GitHub failure on `day` leaves undelivered, and whether to stop asking: a
+    refused token (401, not a 403 on one resource) fails every later day alike. The message
+    is the client's, free of the token by construction."""
+    error = f"{type(exc).__name__}: {exc}"
+    refused = isinstance(exc, GitHubAuthError) and not isinstance(exc, GitHubPermissionError)
+    return [SourceDay(day, None, error=error),
+            *(failed_days(later_days, error) if refused else [])], refused
+
+
 class GitHubAccess(Protocol):
     """How the source reaches GitHub: the Dagster resource `github` (defs/resources.py)."""
 
@@ -69,13 +80,10 @@ class GitHubRestSource:
                     fetched = fetch_day(client, settings.github_repos, day,
                                         artifact_patterns=cfg.artifact_names,
                                         max_workers=cfg.max_concurrency)
-                except GitHubError as exc:  # messages are free of the token by construction
-                    error = f"{type(exc).__name__}: {exc}"
-                    yield SourceDay(day, None, error=error)
-                    if isinstance(exc, GitHubAuthError) and not isinstance(
-                            exc, GitHubPermissionError):
-                        # A refused token fails every day alike: stop asking.
-                        yield from failed_days(days[i + 1:], error)
+                except GitHubError as exc:
+                    undelivered, stop = fetch_failed(exc, day, days[i + 1:])
+                    yield from undelivered
+                    if stop:
                         return
                     continue
                 frames = raw_frames(fetched)
