@@ -11,6 +11,28 @@ from finops_pipeline.sources.registry import SOURCES
 from finops_pipeline.warehouse.tables import polars_to_duckdb, tables
 
 COLUMN_DOCS = {
+    # billing and reconciliation
+    "account_type": "organization, enterprise or user", "account": "the billed account's name",
+    "endpoint": "ai_credit, or premium_request for days before AI credits",
+    "product": "billed product (copilot, ...)", "sku": "billed SKU",
+    "unit_type": "what a unit is (ai-credits, requests)", "price_per_unit": "USD per unit",
+    "gross_quantity": "units before discounts", "gross_amount": "USD before discounts",
+    "discount_quantity": "units discounted", "discount_amount": "USD discounted",
+    "net_quantity": "units billed", "net_amount": "USD billed",
+    "org": "organization (a repo's owner; the bill's spelling)",
+    "telemetry_requests": "requests of the org's repos with that model",
+    "telemetry_ai_credits": "their AI credits; null when none reported any",
+    "telemetry_billed_usd": "telemetry_ai_credits x $0.01",
+    "telemetry_cost_usd": "their list-price cost",
+    "billed_quantity": "net units GitHub billed", "billed_gross_usd": "gross USD billed",
+    "billed_net_usd": "net USD billed (0 for a model seen but not billed)",
+    "unexplained_usd": "billed_net_usd - telemetry_billed_usd (negative: telemetry exceeds "
+                       "the bill)",
+    "unexplained_share": "unexplained_usd / billed_net_usd; null when nothing was billed",
+    "reported_by_model": "gh-aw's per-model summary of the run (JSON), current --json files",
+    "small_requests": "requests answering fewer than small_request_output_tokens",
+    "small_requests_cost_usd": "what those small requests cost",
+
     # What GitHub bills (AI credits; docs/metrics.md "Two costs")
     "ai_credits": "AI credits GitHub bills, as the api-proxy wrote them per response (1 credit "
                   "= $0.01); null where no record reported any",
