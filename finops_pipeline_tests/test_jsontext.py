@@ -16,8 +16,10 @@ from finops_pipeline.sources.jsontext import (
     jsonl_frame,
     line_of,
     object_member_offsets,
+    TokenFile,
     split_jsonl,
     token_lines_frame,
+    token_lines_of_files,
 )
 
 BOM = b"\xef\xbb\xbf"
@@ -137,6 +139,19 @@ def test_token_lines_frame_marks_the_last_line_and_keeps_the_raw_contract():
     assert dict(frame.schema) == RAW_TOKEN_LINES_SCHEMA
     assert frame.select("_line", "_is_last_line", "_file_rank").rows() == [
         (1, False, 1), (3, True, 1)]
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(JSONL_BYTES, max_size=5))
+@example([b'{"a":1}\n\n{"b":\n', b"", b"\xff\n{}", b"\n\n", b'{"c":3}'])
+def test_the_batched_splitter_gives_the_per_file_rows(contents):
+    files = [TokenFile(f"ref{i}", f"f{i}.jsonl", i % 2, data) for i, data in enumerate(contents)]
+    batched = token_lines_of_files(files)
+    assert dict(batched.schema) == RAW_TOKEN_LINES_SCHEMA
+    per_file = [token_lines_frame(f.run_ref, f.source, f.data, f.rank) for f in files]
+    # Files of invalid UTF-8 take the per-line path and come after the others.
+    assert sorted(batched.rows(), key=repr) == sorted(
+        [r for df in per_file for r in df.rows()], key=repr)
+
 
 # --- iter_array / object_member_offsets --------------------------------------------------
 

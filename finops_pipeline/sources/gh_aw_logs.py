@@ -46,11 +46,12 @@ from finops_pipeline.schemas.raw import RAW_RUNS_SCHEMA, RAW_TOKEN_LINES_SCHEMA
 from finops_pipeline.schemas.timeparse import parse_utc_days
 from finops_pipeline.sources.base import SourceContext, SourceDay
 from finops_pipeline.sources.jsontext import (
+    TokenFile,
     get_path,
     iter_array,
     line_of,
     object_member_offsets,
-    token_lines_frame,
+    token_lines_of_files,
     unreadable_token_file,
 )
 from finops_pipeline.sources.paths import expand_globs
@@ -282,19 +283,24 @@ def run_folder_files(run_dir: Path) -> RunFolderFiles:
 def extract_day(index: LogsIndex, day: dt.date) -> DayExtract:
     """Raw runs and token-usage lines of the runs created on `day`."""
     run_rows: list[dict[str, Any]] = []
-    line_frames: list[pl.DataFrame] = []
-    files = 0
+    token_files: list[tuple[str, Path, int]] = []
+    read: list[tuple[str, Path, list[tuple[int, Any, str]] | str]] = []
     for kind, path in index.files_for_day(day):
-        files += 1
         try:
-            runs = list(_runs_in_file(kind, path))
+            read.append((kind, path, list(_runs_in_file(kind, path))))
         except UNREADABLE as exc:
+            read.append((kind, path, f"file is not valid JSON: {exc}"))
+    # One vectorized parse of every run's created_at (per file, it cost a query per run folder).
+    all_days = iter(parse_utc_days([_created_at_text(obj) for _, _, runs in read
+                                    if isinstance(runs, list) for _, obj, _ in runs]))
+    files = len(read)
+    for kind, path, runs in read:
+        if isinstance(runs, str):
             # Unreadable as a whole: one quarantined run row keeps the failure visible.
-            run_rows.append(_raw_run(path, 1, kind, str(path), None, None, 0,
-                                     error=f"file is not valid JSON: {exc}"))
+            run_rows.append(_raw_run(path, 1, kind, str(path), None, None, 0, error=runs))
             continue
         entry = index.entries[str(path)]
-        run_days = parse_utc_days([_created_at_text(obj) for _, obj, _ in runs])
+        run_days = [next(all_days) for _ in runs]
         for number, ((line, obj, shape), run_day) in enumerate(zip(runs, run_days, strict=True)):
             if run_day != day and not (run_day is None and entry.undated_day == day.isoformat()):
                 continue
@@ -302,9 +308,8 @@ def extract_day(index: LogsIndex, day: dt.date) -> DayExtract:
                 run_dir = path.parent
                 members = run_folder_files(run_dir)
                 ref = str(run_dir)
-                for rank, tf in enumerate(members.token_usage):
-                    files += 1
-                    line_frames.append(_token_lines(ref, tf, rank))
+                token_files += [(ref, tf, rank) for rank, tf in enumerate(members.token_usage)]
+                files += len(members.token_usage)
                 run_rows.append(_raw_run(
                     path, line, shape, ref, obj,
                     _read_text(members.aw_info) if members.aw_info else None,
@@ -314,9 +319,7 @@ def extract_day(index: LogsIndex, day: dt.date) -> DayExtract:
             else:
                 run_rows.append(_raw_run(path, line, shape, f"{path}#{number}", obj, None, 0))
     runs_df = pl.DataFrame(run_rows, schema=RAW_RUNS_SCHEMA)
-    lines_df = (pl.concat(line_frames) if line_frames
-                else pl.DataFrame(schema=RAW_TOKEN_LINES_SCHEMA))
-    return DayExtract(runs_df, lines_df, files)
+    return DayExtract(runs_df, _token_lines(token_files), files)
 
 
 def _created_at_text(obj: Any) -> str | None:
@@ -333,12 +336,31 @@ def _raw_run(path: Path, line: int, shape: str, ref: str, obj: Any, aw_info: str
             "_token_files": token_files}
 
 
-def _token_lines(ref: str, path: Path, rank: int) -> pl.DataFrame:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        return unreadable_token_file(ref, str(path), rank, str(exc))
-    return token_lines_frame(ref, str(path), data, rank)
+# Token files are split in batches of about this many bytes: one vectorized pass per batch
+# instead of per file, while the bytes, their text and their lines of one batch are all that is
+# held at once besides the frame being built.
+BATCH_BYTES = 128 * 1024 * 1024
+
+
+def _token_lines(token_files: Sequence[tuple[str, Path, int]]) -> pl.DataFrame:
+    """Raw token-usage rows of every (run ref, file, rank), in that order."""
+    frames: list[pl.DataFrame] = []
+    batch: list[TokenFile] = []
+    size = 0
+    for ref, path, rank in token_files:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            frames.append(unreadable_token_file(ref, str(path), rank, str(exc)))
+            continue
+        batch.append(TokenFile(ref, str(path), rank, data))
+        size += len(data)
+        if size >= BATCH_BYTES:
+            frames.append(token_lines_of_files(batch))
+            batch, size = [], 0
+    if batch:
+        frames.append(token_lines_of_files(batch))
+    return pl.concat(frames) if frames else pl.DataFrame(schema=RAW_TOKEN_LINES_SCHEMA)
 
 
 class GhAwLogsSource:

@@ -63,28 +63,35 @@ def extract_fields(
             continue
         listed = ", ".join(_path_literal(p) for p in paths)
         valid = "_json_ok" if column == text_column else f"json_valid({column})"
-        # DuckDB's trim (Unicode spaces too); a blank string counts as absent, so the next
-        # candidate gets its turn: Go writes "" for unset string fields, which must not hide
-        # the value in aw_info.json.
-        lists.append(f"CASE WHEN _json_ok AND {valid} THEN list_transform("
-                     f"json_extract_string({column}, [{listed}]), "
-                     f"lambda x: nullif(trim(x), '')) END AS _values_{k}")
+        lists.append(f"CASE WHEN _json_ok AND {valid} THEN "
+                     f"json_extract_string({column}, [{listed}]) END AS _values_{k}")
+    # DuckDB's trim (Unicode spaces too); a blank string counts as absent, so the next
+    # candidate gets its turn: Go writes "" for unset string fields, which must not hide the
+    # value in aw_info.json. The picking happens in SQL too, so only plain text columns cross
+    # into polars (lists of 30 strings a row cost more to hand over than to parse).
+    picked = [
+        "coalesce(" + ", ".join(f"nullif(trim(_values_{i}[{p + 1}]), '')"
+                                for i, p in candidates[n]) + f") AS \"{n}\""
+        if candidates[n] else f"NULL::VARCHAR AS \"{n}\""
+        for n in names
+    ]
+    json_columns = [c for c, _ in columns]
     query = f"""
-        WITH t AS (SELECT *, coalesce(json_valid({text_column}), false) AS _json_ok FROM src)
-        SELECT * EXCLUDE (_json_ok), _json_ok,
-               CASE WHEN _json_ok THEN json_type({text_column}) END AS _json_type
-               {"".join(", " + x for x in lists)}
-        FROM t
+        WITH t AS (SELECT *, coalesce(json_valid({text_column}), false) AS _json_ok FROM src),
+        v AS (SELECT *, CASE WHEN _json_ok THEN json_type({text_column}) END AS _json_type
+                     {"".join(", " + x for x in lists)}
+              FROM t)
+        SELECT _i, _json_ok, _json_type{"".join(", " + x for x in picked)}
+        FROM v
     """
+    # Only the JSON columns go in and only the new columns come back: handing the whole frame
+    # (its raw text above all) through DuckDB and back cost more than the parse. `_i` puts the
+    # rows back in `df`'s order whatever DuckDB's threads did.
+    src = df.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("_i"), *json_columns)
     with _cursor() as con:
-        con.register("src", df)
+        con.register("src", src)
         out = con.sql(query).pl()
         con.unregister("src")
-
-    def value(index: int, position: int) -> pl.Expr:
-        return pl.col(f"_values_{index}").list.get(position, null_on_oob=True).cast(pl.String)
-
-    picked = [pl.coalesce([value(i, p) for i, p in candidates[n]] or [pl.lit(None)])
-              .cast(pl.String).alias(n) for n in names]
-    value_columns = [f"_values_{k}" for k, (_, paths) in enumerate(columns) if paths]
-    return out.with_columns(picked).drop(value_columns)
+    if not out["_i"].is_sorted():
+        out = out.sort("_i")
+    return df.drop([n for n in names if n in df.columns]).hstack(out.drop("_i"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandera.polars as pa
 import polars as pl
+from pandera.api.polars.types import PolarsData
 from pandera.errors import SchemaErrors
 
 ROW = "__row"
@@ -20,6 +21,23 @@ def split_valid(
     """
     if df.height == 0:
         return df, df.with_columns(pl.lit(None, pl.String).alias("_reason"))
+    # Columns and dtypes are checked on no rows (a failure there is a bug in our own
+    # extraction and raises); the rows are screened in one pass, and pandera sees only those
+    # that failed the screen, to name their reasons: pandera stays the judge of those rows.
+    model.validate(df.head(0), lazy=True)
+    passing = _passing_rows(df, model)
+    if passing is not None:
+        if passing.all():
+            return df, df.head(0).with_columns(pl.lit(None, pl.String).alias("_reason"))
+        valid, rejected = _split_by_pandera(df.filter(~passing), model)
+        return pl.concat([df.filter(passing), valid]), rejected
+    return _split_by_pandera(df, model)
+
+
+def _split_by_pandera(
+    df: pl.DataFrame, model: type[pa.DataFrameModel]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(valid, rejected with `_reason`) as pandera's lazy validation reports the failures."""
     try:
         model.validate(df, lazy=True)
     except SchemaErrors as exc:
@@ -34,6 +52,56 @@ def split_valid(
     rejected = indexed.join(reasons, on=ROW, how="inner").sort(ROW).drop(ROW)
     valid = indexed.join(reasons, on=ROW, how="anti").drop(ROW)
     return valid, rejected
+
+
+def _passing_rows(df: pl.DataFrame, model: type[pa.DataFrameModel]) -> pl.Series | None:
+    """Which rows pass every check of `model`, in one polars query; None when it cannot tell.
+
+    Pandera runs each check as its own query (about 100 for a token-usage record: 1.2 s for
+    500k rows). The same check functions, evaluated together, cost one parallel pass; the
+    screen is as strict as pandera (nulls and NaN fail non-nullable columns, a null check
+    result fails unless the check ignores nulls).
+    """
+    schema = model.to_schema()
+    lf = df.lazy()
+    parts: list[pl.LazyFrame] = []
+
+    def add(out: pl.LazyFrame | bool, ignore_na: bool) -> bool:
+        if isinstance(out, bool):
+            return out  # a frame-level answer: pandera must judge it
+        column = pl.col(out.collect_schema().names()[0]) if len(out.collect_schema()) == 1 \
+            else pl.all_horizontal(pl.all())
+        ok = (column | column.is_null()) if ignore_na else column.fill_null(False)
+        parts.append(out.select(ok.alias(f"_ok{len(parts)}")))
+        return True
+
+    for name, column in schema.columns.items():
+        if name not in df.columns or column.unique or column.coerce:
+            return None
+        if not column.nullable:
+            present = pl.col(name).is_not_null()
+            if df.schema[name].is_float():
+                present = present & pl.col(name).is_not_nan()
+            parts.append(lf.select(present.alias(f"_ok{len(parts)}")))
+        for check in column.checks:
+            if check.element_wise or not add(_check_output(check, lf, name), check.ignore_na):
+                return None
+    for check in schema.checks:
+        if check.element_wise or not add(_check_output(check, lf, "*"), check.ignore_na):
+            return None
+    if not parts:
+        return pl.Series([True] * df.height)
+    return pl.concat(parts, how="horizontal").select(
+        pl.all_horizontal(pl.all())).collect().to_series()
+
+
+def _check_output(check: pa.Check, lf: pl.LazyFrame, key: str) -> pl.LazyFrame | bool:
+    """A check's per-row result as pandera computes it, not collected."""
+    name = getattr(check._check_fn, "__name__", None)
+    if name is not None and check.is_builtin_check(name):
+        # What pandera's Check.__call__ does first: pick up the polars version of a builtin.
+        check._check_fn = check.get_builtin_check_fn(name)
+    return pa.Check.get_backend(lf)(check).apply(PolarsData(lf, key))
 
 
 def failure_reasons(failure_cases: pl.DataFrame) -> pl.DataFrame:
