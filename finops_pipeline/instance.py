@@ -1,8 +1,29 @@
-"""The Dagster instance used when DAGSTER_HOME is unset: `<data dir>/dagster_home`."""
+"""The Dagster instance used when DAGSTER_HOME is unset: `<data dir>/dagster_home`.
+
+Its event log is Dagster's run-sharded SQLite storage with one change (issue 13): the stock
+storage builds and disposes of a SQLAlchemy engine for every statement, and commits each with a
+full fsync. A run records two events per asset and day (a backfill of a year over ~40 assets:
+~28k events), which at ~15 ms each cost more than the data work. `PooledSqliteEventLogStorage`
+keeps one engine per database file and runs SQLite in WAL mode with `synchronous=NORMAL`: a
+crash of the process loses nothing committed; a power cut can lose the last events of the run
+log (never data: lake and warehouse files are fsynced on their own).
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
+    SQLITE_BUSY_TIMEOUT_SECONDS,
+    SqliteEventLogStorage,
+)
+from dagster._core.storage.sql import create_engine
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
 
 from finops_pipeline.lake import DataPaths
 
@@ -20,6 +41,11 @@ concurrency:
 run_monitoring:
   enabled: true
   free_slots_after_run_end_seconds: 300
+event_log_storage:
+  module: finops_pipeline.instance
+  class: PooledSqliteEventLogStorage
+  config:
+    base_dir: {runs_dir}
 """
 
 
@@ -29,5 +55,60 @@ def ensure_dagster_home(paths: DataPaths) -> Path:
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
-        config.write_text(DAGSTER_YAML, encoding="utf-8")
+        # The path is quoted as a YAML string (a JSON string is one).
+        runs_dir = json.dumps(str((home / "history" / "runs").resolve()))
+        config.write_text(DAGSTER_YAML.format(runs_dir=runs_dir), encoding="utf-8")
     return home
+
+
+class PooledSqliteEventLogStorage(SqliteEventLogStorage):
+    """Dagster's SQLite event log, with one pooled engine per database file (see the module
+    docstring). Configured like the stock storage: `config: {base_dir: ...}`."""
+
+    @classmethod
+    def from_config_value(cls, inst_data: Any, config_value: Any) -> PooledSqliteEventLogStorage:
+        return cls(inst_data=inst_data, **config_value)
+
+    @property
+    def _engines(self) -> dict[str, Engine]:
+        return self.__dict__.setdefault("_pooled_engines", {})
+
+    @contextmanager
+    def _connect(self, shard: str) -> Iterator[Connection]:
+        with self._db_lock:  # as the stock storage: one statement at a time per process
+            engine = self._engines.get(shard)
+            if engine is None:
+                engine = create_engine(self.conn_string_for_shard(shard), pool_size=1,
+                                       connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
+                event.listen(engine, "connect", _fast_commits)
+                self._engines[shard] = engine
+            if shard not in self._initialized_dbs:
+                self._initdb(engine)
+                self._initialized_dbs.add(shard)
+            with engine.connect() as conn, conn.begin():
+                yield conn
+
+    def wipe(self) -> None:
+        self._dispose_engines()
+        super().wipe()
+
+    def delete_events(self, run_id: str) -> None:
+        super().delete_events(run_id)
+        self._dispose_engines()
+
+    def dispose(self) -> None:
+        self._dispose_engines()
+        super().dispose()
+
+    def _dispose_engines(self) -> None:
+        with self._db_lock:
+            for engine in self._engines.values():
+                engine.dispose()
+            self._engines.clear()
+
+
+def _fast_commits(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()

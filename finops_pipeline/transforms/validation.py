@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 from pandera.api.polars.types import PolarsData
+from pandera.engines import polars_engine
 from pandera.errors import SchemaErrors
 
 ROW = "__row"
@@ -21,10 +22,10 @@ def split_valid(
     """
     if df.height == 0:
         return df, df.with_columns(pl.lit(None, pl.String).alias("_reason"))
-    # Columns and dtypes are checked on no rows (a failure there is a bug in our own
-    # extraction and raises); the rows are screened in one pass, and pandera sees only those
-    # that failed the screen, to name their reasons: pandera stays the judge of those rows.
-    model.validate(df.head(0), lazy=True)
+    # The rows are screened in one pass; pandera sees only those that failed the screen, to
+    # name their reasons: pandera stays the judge of those rows. A frame the screen cannot
+    # judge (a missing column or a wrong dtype: a bug in our own extraction) goes to pandera
+    # whole, which raises.
     passing = _passing_rows(df, model)
     if passing is not None:
         if passing.all():
@@ -63,6 +64,11 @@ def _passing_rows(df: pl.DataFrame, model: type[pa.DataFrameModel]) -> pl.Series
     result fails unless the check ignores nulls).
     """
     schema = model.to_schema()
+    for name, column in schema.columns.items():
+        if name not in df.columns or column.unique or column.coerce or (
+                column.dtype is not None
+                and not column.dtype.check(polars_engine.Engine.dtype(df.schema[name]))):
+            return None
     lf = df.lazy()
     parts: list[pl.LazyFrame] = []
 
@@ -76,8 +82,6 @@ def _passing_rows(df: pl.DataFrame, model: type[pa.DataFrameModel]) -> pl.Series
         return True
 
     for name, column in schema.columns.items():
-        if name not in df.columns or column.unique or column.coerce:
-            return None
         if not column.nullable:
             present = pl.col(name).is_not_null()
             if df.schema[name].is_float():
