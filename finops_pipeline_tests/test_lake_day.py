@@ -199,3 +199,27 @@ def test_rebuilding_a_day_gives_the_same_rows(tmp_path):
     assert first.llm_requests.equals(second.llm_requests)
     assert first.llm_requests.select("run_id", "request_id").rows() == [
         (1, "c"), (2, "a"), (2, "b")]
+
+
+def test_parsing_in_chunks_gives_the_same_day_as_one_pass(tmp_path, monkeypatch):
+    """Token lines are parsed a chunk at a time (memory); chunk borders must change nothing:
+    not the rows, not the quarantine, not the books, not a duplicate across two chunks."""
+    import finops_pipeline.transforms.run_requests as run_requests
+
+    land = tmp_path / "land"
+    write_run_folder(land, 1, "2024-05-01T10:00:00Z",
+                     records=[token_record(request_id="a"), token_record(request_id="b"),
+                              token_record(status="oops"), token_record(request_id="a"),
+                              token_record(request_id="c"), '{"request_id": "d", "tim'],
+                     trailing_newline=False)
+    write_run_folder(land, 2, "2024-05-01T11:00:00Z",
+                     records=[token_record(request_id="a"), token_record(request_id="e")])
+    whole = _build(land, tmp_path / "one")
+    monkeypatch.setattr(run_requests, "CHUNK_LINES", 2)
+    chunked = _build(land, tmp_path / "chunks")
+    for name in ("workflow_runs", "llm_requests"):
+        assert chunked.data[name].equals(whole.data[name])
+        assert chunked.quarantine[name].equals(whole.quarantine[name])
+    assert chunked.ingest_log.equals(whole.ingest_log)
+    assert _log(chunked, "llm_requests")["rows_duplicate"] == 1
+    assert chunked.quarantine["llm_requests"].height == 2

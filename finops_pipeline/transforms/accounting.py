@@ -38,6 +38,10 @@ class Normalized:
 def dedupe(df: pl.DataFrame, key: Sequence[str],
            order: Sequence[str]) -> tuple[pl.DataFrame, int]:
     """Keep the first row of each `key` by `order`; return (kept, how many were dropped)."""
+    if df.height < 2 or not df.select(pl.struct(list(key)).is_duplicated().any()).item():
+        # The usual day has no repeats: one hash pass instead of sorting and copying every
+        # column of every row (5 s for 2M requests).
+        return df, 0
     kept = df.sort(list(order), nulls_last=True).unique(subset=list(key), keep="first",
                                                          maintain_order=True)
     return kept, df.height - kept.height

@@ -22,6 +22,11 @@ def _path_literal(path: str) -> str:
     return "'$." + ".".join(f'"{k}"' for k in keys) + "'"
 
 
+def _key(path: str) -> str:
+    _path_literal(path)  # the same safety rule for the key
+    return path.removeprefix("$.")
+
+
 def extract_fields(
     df: pl.DataFrame,
     text_column: str,
@@ -58,19 +63,35 @@ def extract_fields(
                     paths.append(path)
                 candidates[name].append((index, paths.index(path)))
     lists = []
+    flat: set[int] = set()  # columns whose paths are all top-level keys
     for k, (column, paths) in enumerate(columns):
         if not paths:
             continue
-        listed = ", ".join(_path_literal(p) for p in paths)
         valid = "_json_ok" if column == text_column else f"json_valid({column})"
-        lists.append(f"CASE WHEN _json_ok AND {valid} THEN "
-                     f"json_extract_string({column}, [{listed}]) END AS _values_{k}")
+        if all("." not in p.removeprefix("$.") for p in paths):
+            # Top-level keys: `from_json` into a struct of VARCHARs reads them all in one
+            # parse, as `json_extract_string` would (numbers as their text, objects as JSON
+            # text, the first of duplicate keys), without building a list per row.
+            flat.add(k)
+            struct = "{" + ", ".join(f'"{_key(p)}": "VARCHAR"' for p in paths) + "}"
+            lists.append(f"CASE WHEN _json_ok AND {valid} THEN "
+                         f"from_json({column}, '{struct}') END AS _values_{k}")
+        else:
+            listed = ", ".join(_path_literal(p) for p in paths)
+            lists.append(f"CASE WHEN _json_ok AND {valid} THEN "
+                         f"json_extract_string({column}, [{listed}]) END AS _values_{k}")
+
+    def value(index: int, position: int) -> str:
+        if index in flat:
+            return f'_values_{index}."{_key(columns[index][1][position])}"'
+        return f"_values_{index}[{position + 1}]"
+
     # DuckDB's trim (Unicode spaces too); a blank string counts as absent, so the next
     # candidate gets its turn: Go writes "" for unset string fields, which must not hide the
     # value in aw_info.json. The picking happens in SQL too, so only plain text columns cross
     # into polars (lists of 30 strings a row cost more to hand over than to parse).
     picked = [
-        "coalesce(" + ", ".join(f"nullif(trim(_values_{i}[{p + 1}]), '')"
+        "coalesce(" + ", ".join(f"nullif(trim({value(i, p)}), '')"
                                 for i, p in candidates[n]) + f") AS \"{n}\""
         if candidates[n] else f"NULL::VARCHAR AS \"{n}\""
         for n in names
@@ -78,7 +99,10 @@ def extract_fields(
     json_columns = [c for c, _ in columns]
     query = f"""
         WITH t AS (SELECT *, coalesce(json_valid({text_column}), false) AS _json_ok FROM src),
-        v AS (SELECT *, CASE WHEN _json_ok THEN json_type({text_column}) END AS _json_type
+        v AS (SELECT *, CASE WHEN NOT _json_ok THEN NULL
+                             -- valid JSON opening with '{{' is an object: no second parse
+                             WHEN starts_with(ltrim({text_column}, ' \t\r\n'), '{{')
+                             THEN 'OBJECT' ELSE json_type({text_column}) END AS _json_type
                      {"".join(", " + x for x in lists)}
               FROM t)
         SELECT _i, _json_ok, _json_type{"".join(", " + x for x in picked)}

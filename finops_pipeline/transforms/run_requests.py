@@ -20,6 +20,7 @@ RUN_KEY = ["repo", "run_id", "run_attempt"]
 # A run seen in a run folder and in a --json listing is kept from the richer run folder.
 SHAPE_PRIORITY = {"github_api": 0, "run_summary": 1, "logs_json": 2, "logs_json_legacy": 3}
 NO_TOKEN_FILE = "no token-usage.jsonl in the run"
+CHUNK_LINES = 250_000
 
 
 def normalize_runs_and_requests(raw: Mapping[str, pl.DataFrame], day: dt.date,
@@ -41,9 +42,15 @@ def normalize_runs_and_requests(raw: Mapping[str, pl.DataFrame], day: dt.date,
     runs, dup_runs = dedupe(runs, WORKFLOW_RUNS.key,
                             ["_priority", "_repo_unknown", "_source", "_line"])
 
-    parsed_requests = parse_requests(raw_lines, parsed_runs.refs, day, source)
-    requests, dup_requests = dedupe(parsed_requests.requests, LLM_REQUESTS.key,
+    # Parsed a chunk at a time: a line's checks never look at another line, and the text
+    # fields extracted from a chunk (~30 string columns) are freed before the next one, so
+    # the day's peak is its typed requests, not its text several times over.
+    chunks = [parse_requests(raw_lines.slice(start, CHUNK_LINES), parsed_runs.refs, day, source)
+              for start in range(0, max(raw_lines.height, 1), CHUNK_LINES)]
+    rejected_requests = pl.concat([c.rejected for c in chunks], how="diagonal_relaxed")
+    requests, dup_requests = dedupe(pl.concat([c.requests for c in chunks]), LLM_REQUESTS.key,
                                     ["_file_rank", "_source", "_line"])
+    del chunks
     per_run = requests.group_by(RUN_KEY).agg(pl.len().cast(pl.Int64).alias("requests"))
     runs = (
         runs.drop("requests")
@@ -64,6 +71,6 @@ def normalize_runs_and_requests(raw: Mapping[str, pl.DataFrame], day: dt.date,
             runs, to_quarantine(parsed_runs.rejected, day, source), raw_runs.height, dup_runs,
             raw_runs["_source"].n_unique()),
         LLM_REQUESTS.name: Normalized(
-            requests, to_quarantine(parsed_requests.rejected, day, source), raw_lines.height,
+            requests, to_quarantine(rejected_requests, day, source), raw_lines.height,
             dup_requests, raw_lines["_source"].n_unique(), without_tokens, reasons),
     }
