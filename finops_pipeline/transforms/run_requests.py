@@ -59,7 +59,9 @@ def normalize_runs_and_requests(raw: Mapping[str, pl.DataFrame], day: dt.date,
         .select(list(WORKFLOW_RUNS.schema))
         .sort(RUN_KEY)
     )
-    requests = requests.select(list(LLM_REQUESTS.schema)).sort(LLM_REQUESTS.key)
+    # Not sorted here: `combine` sorts each dataset of the day once, for every source at once
+    # (a sort copies every column: 2M requests are ~1 GB).
+    requests = requests.select(list(LLM_REQUESTS.schema))
 
     without_tokens = runs.filter(~pl.col("has_token_data")).height
     # A source that knows why it got no token data for a run says so; otherwise the run
