@@ -62,6 +62,8 @@ def extract_fields(
                 if path not in paths:
                     paths.append(path)
                 candidates[name].append((index, paths.index(path)))
+    if df.height <= SMALL_FRAME_ROWS:
+        return _extract_small(df, text_column, columns, candidates, names)
     lists = []
     flat: set[int] = set()  # columns whose paths are all top-level keys
     for k, (column, paths) in enumerate(columns):
@@ -96,16 +98,56 @@ def extract_fields(
         if candidates[n] else f"NULL::VARCHAR AS \"{n}\""
         for n in names
     ]
-    json_columns = [c for c, _ in columns]
+    out = _run(df, text_column, [c for c, _ in columns], lists, picked)
+    return df.drop([n for n in names if n in df.columns]).hstack(out)
+
+
+# Below this many rows the values are picked in polars from one trimmed list per JSON column:
+# DuckDB then plans a small query (~20 ms) where picking in SQL (one expression per candidate
+# path: the run fields have 117) costs ~100 ms to plan, which a day of a few runs pays per
+# source and a year's backfill 365 times. Above it, moving lists into polars costs more than
+# planning once.
+SMALL_FRAME_ROWS = 20_000
+
+
+def _extract_small(df: pl.DataFrame, text_column: str, columns: list[tuple[str, list[str]]],
+                   candidates: dict[str, list[tuple[int, int]]],
+                   names: list[str]) -> pl.DataFrame:
+    lists = []
+    for k, (column, paths) in enumerate(columns):
+        if not paths:
+            continue
+        listed = ", ".join(_path_literal(p) for p in paths)
+        valid = "_json_ok" if column == text_column else f"json_valid({column})"
+        # The same values as the SQL picking: DuckDB's trim, a blank string is absent.
+        lists.append(f"CASE WHEN _json_ok AND {valid} THEN list_transform("
+                     f"json_extract_string({column}, [{listed}]), "
+                     f"lambda x: nullif(trim(x), '')) END AS _values_{k}")
+    out = _run(df, text_column, [c for c, _ in columns], lists, [])
+
+    def value(index: int, position: int) -> pl.Expr:
+        return pl.col(f"_values_{index}").list.get(position, null_on_oob=True).cast(pl.String)
+
+    picked = [pl.coalesce([value(i, p) for i, p in candidates[n]] or [pl.lit(None)])
+              .cast(pl.String).alias(n) for n in names]
+    out = out.select("_json_ok", "_json_type", *picked)
+    return df.drop([n for n in names if n in df.columns]).hstack(out)
+
+
+def _run(df: pl.DataFrame, text_column: str, json_columns: list[str], values: list[str],
+         picked: list[str]) -> pl.DataFrame:
+    """`_json_ok`, `_json_type`, then the `picked` columns (else the `values` columns), in
+    `df`'s order."""
+    wanted = picked or [v.rsplit(" AS ", 1)[1] for v in values]  # the value lists' names
     query = f"""
         WITH t AS (SELECT *, coalesce(json_valid({text_column}), false) AS _json_ok FROM src),
         v AS (SELECT *, CASE WHEN NOT _json_ok THEN NULL
                              -- valid JSON opening with '{{' is an object: no second parse
                              WHEN starts_with(ltrim({text_column}, ' \t\r\n'), '{{')
                              THEN 'OBJECT' ELSE json_type({text_column}) END AS _json_type
-                     {"".join(", " + x for x in lists)}
+                     {"".join(", " + x for x in values)}
               FROM t)
-        SELECT _i, _json_ok, _json_type{"".join(", " + x for x in picked)}
+        SELECT _i, _json_ok, _json_type{"".join(", " + x for x in wanted)}
         FROM v
     """
     # Only the JSON columns go in and only the new columns come back: handing the whole frame
@@ -118,4 +160,4 @@ def extract_fields(
         con.unregister("src")
     if not out["_i"].is_sorted():
         out = out.sort("_i")
-    return df.drop([n for n in names if n in df.columns]).hstack(out.drop("_i"))
+    return out.drop("_i")
