@@ -136,3 +136,26 @@ def test_a_read_racing_a_publish_is_retried(tmp_path: Path, monkeypatch):
         duckdb.IOException("disk on fire")))
     with pytest.raises(duckdb.IOException, match="disk on fire"):
         access.query(paths.warehouse, "SELECT 1")
+
+
+def test_lake_days_load_in_batches_that_replace_only_their_days(tmp_path: Path, monkeypatch):
+    """Daily tables are replaced a batch of days at a time: batch borders change nothing, and a
+    reload of some days leaves the others alone."""
+    import finops_pipeline.warehouse.load as load
+    from finops_pipeline.lake import write_parquet_atomic
+    from finops_pipeline.warehouse.tables import table
+
+    paths = DataPaths(tmp_path)
+    days = [D1 + dt.timedelta(days=n) for n in range(5)]
+    for n, day in enumerate(days):
+        write_parquet_atomic(paths, ingest_rows(day, n + 1), paths.lake_file("ingest_log", day))
+    monkeypatch.setattr(load, "BATCH_DAYS", 2)
+    with open_for_update(paths) as con:
+        report = load.load_lake_days(con, paths, days, [table("ingest_log")])
+    assert [r["ingest_log"] for r in report] == [1, 2, 3, 4, 5]
+    assert [count(paths, d) for d in days] == [1, 2, 3, 4, 5]
+    for day in days[1:4]:  # those days now have one row each
+        write_parquet_atomic(paths, ingest_rows(day, 1), paths.lake_file("ingest_log", day))
+    with open_for_update(paths) as con:
+        load.load_lake_days(con, paths, days[1:4], [table("ingest_log")])
+    assert [count(paths, d) for d in days] == [1, 1, 1, 1, 5]
