@@ -224,3 +224,19 @@ def test_parsing_in_chunks_gives_the_same_day_as_one_pass(tmp_path, monkeypatch)
     assert chunked.ingest_log.equals(whole.ingest_log)
     assert _log(chunked, "llm_requests")["rows_duplicate"] == 1
     assert chunked.quarantine["llm_requests"].height == 2
+
+
+def test_the_shortcut_for_a_source_without_rows_is_what_each_normalizer_returns():
+    from finops_pipeline.schemas.raw import RAW_KINDS
+    from finops_pipeline.transforms.lake_day import NORMALIZERS, empty_outputs
+
+    for normalizer in NORMALIZERS:
+        frames = {k: RAW_KINDS[k].empty() for k in normalizer.reads}
+        real = normalizer.run(frames, DAY, SRC)
+        short = empty_outputs(normalizer)
+        assert real.keys() == short.keys()
+        for name, out in real.items():
+            assert out.rows.equals(short[name].rows), name
+            assert out.rejected.equals(short[name].rejected), name
+            assert (out.rows_in, out.duplicates, out.files, out.runs_skipped,
+                    dict(out.skip_reasons)) == (0, 0, 0, 0, {}), name
