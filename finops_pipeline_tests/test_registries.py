@@ -185,3 +185,12 @@ def test_dagster_tools_load_the_definitions():
                     [str(bin_dir / "dagster"), "definitions", "validate", "-w", "workspace.yaml"]):
         done = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, (command, done.stdout[-2000:], done.stderr[-2000:])
+
+
+def test_long_runs_record_numbers_without_per_asset_previews():
+    from finops_pipeline.defs.assets.common import PREVIEW_MAX_DAYS, range_preview
+
+    df = pl.DataFrame({"day": ["2026-03-01"], "rows": [3]})
+    assert "| 2026-03-01" in range_preview(df, PREVIEW_MAX_DAYS).value
+    long = range_preview(df, 365).value
+    assert "365 days" in long and "|" not in long

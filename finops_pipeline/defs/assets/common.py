@@ -22,3 +22,17 @@ def markdown_preview(df: pl.DataFrame, rows: int = 31) -> dg.MetadataValue:
                    tbl_width_chars=60_000,
                    fmt_str_lengths=60):
         return dg.MetadataValue.md(str(df.head(rows)))
+
+
+# A run's metadata is recorded once per asset and partition: a backfill of N days writes each
+# asset's previews N times (a year: ~14k copies of ~30 tables). Runs longer than this keep the
+# numbers and drop the per-asset previews; the lake's books (ingest_log) keep theirs.
+PREVIEW_MAX_DAYS = 7
+
+
+def range_preview(df: pl.DataFrame, days: int, rows: int = 31) -> dg.MetadataValue:
+    """`markdown_preview(df)` for a run of up to PREVIEW_MAX_DAYS days, else a short note."""
+    if days <= PREVIEW_MAX_DAYS:
+        return markdown_preview(df, rows)
+    return dg.MetadataValue.text(f"{days} days in this run: previews are kept for runs of up "
+                                 f"to {PREVIEW_MAX_DAYS} days (query the warehouse instead)")

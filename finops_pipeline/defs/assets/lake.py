@@ -14,7 +14,12 @@ import dagster as dg
 import polars as pl
 
 from finops_pipeline.config import PriceOverride
-from finops_pipeline.defs.assets.common import DATA_POOL, markdown_preview, partition_days
+from finops_pipeline.defs.assets.common import (
+    DATA_POOL,
+    markdown_preview,
+    partition_days,
+    range_preview,
+)
 from finops_pipeline.defs.assets.sources import source_key
 from finops_pipeline.defs.partitions import daily_partitions
 from finops_pipeline.defs.resources import FinopsConfig
@@ -141,7 +146,7 @@ def build_lake_asset(sources: Sequence[Source]) -> dg.AssetsDefinition:
             metadata = {"dagster/row_count": int(per_day[name].sum()),
                         "rows_quarantined": _dataset_total(ingest, name, "rows_quarantined"),
                         "rows_duplicate": _dataset_total(ingest, name, "rows_duplicate"),
-                        "per_day": markdown_preview(per_day.select("day", name))}
+                        "per_day": range_preview(per_day.select("day", name), per_day.height)}
             if DATASETS[name].priced:
                 metadata["cost_usd"] = round(float(per_day[f"{name}_cost_usd"].sum()), 2)
             yield dg.MaterializeResult(asset_key=LAKE_KEYS[name], metadata=metadata)

@@ -9,7 +9,7 @@ metadata: enabled, days, one total per figure, a per-day table and the problems.
 import dagster as dg
 import polars as pl
 
-from finops_pipeline.defs.assets.common import DATA_POOL, markdown_preview, partition_days
+from finops_pipeline.defs.assets.common import DATA_POOL, partition_days, range_preview
 from finops_pipeline.defs.partitions import daily_partitions
 from finops_pipeline.lake import DataPaths, write_raw_day
 from finops_pipeline.sources.base import Source, SourceContext
@@ -83,7 +83,7 @@ def build_source_asset(source: Source) -> dg.AssetsDefinition:
             "days_delivered": len(rows),
             "dagster/row_count": first_total,
             **totals,
-            "per_day": markdown_preview(per_day) if rows else "no days delivered",
+            "per_day": range_preview(per_day, len(days)) if rows else "no days delivered",
             "problems": "\n".join(problems[:MAX_PROBLEMS]) or "none",
         })
         yield dg.AssetCheckResult(

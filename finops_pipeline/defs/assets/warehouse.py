@@ -14,7 +14,13 @@ import dagster as dg
 import duckdb
 import polars as pl
 
-from finops_pipeline.defs.assets.common import DATA_POOL, markdown_preview, partition_days
+from finops_pipeline.defs.assets.common import (
+    DATA_POOL,
+    PREVIEW_MAX_DAYS,
+    markdown_preview,
+    partition_days,
+    range_preview,
+)
 from finops_pipeline.defs.assets.lake import LAKE_KEYS
 from finops_pipeline.defs.partitions import daily_partitions
 from finops_pipeline.warehouse.load import load_analytics, load_lake_days
@@ -52,8 +58,9 @@ def analytics_previews(con: duckdb.DuckDBPyConnection, t: Table, rebuilt: dict,
     per_day = con.sql(f"SELECT day, count(*) AS rows FROM {t.name} WHERE day BETWEEN ? AND ? "
                       "GROUP BY day ORDER BY day DESC",
                       params=[rebuilt["first_day"], rebuilt["last_day"]]).pl()
-    out = {"per_day": markdown_preview(per_day.with_columns(pl.col("day").cast(pl.String)))}
-    if t.preview:
+    out = {"per_day": range_preview(per_day.with_columns(pl.col("day").cast(pl.String)),
+                                    len(days))}
+    if t.preview and len(days) <= PREVIEW_MAX_DAYS:
         first = max(min(days), max(days) - dt.timedelta(days=PREVIEW_DAYS - 1))
         top = con.sql(t.preview, params=[first, max(days)]).pl()
         out["top_per_day"] = (markdown_preview(top.with_columns(pl.col("day").cast(pl.String)),
@@ -92,7 +99,7 @@ def build_warehouse_asset(registered: Sequence[Table]) -> dg.AssetsDefinition:
         for t in from_lake:
             yield dg.MaterializeResult(asset_key=table_key(t.name), metadata={
                 "dagster/row_count": int(per_day[t.name].sum()),
-                "per_day": markdown_preview(per_day.select("day", t.name))})
+                "per_day": range_preview(per_day.select("day", t.name), len(days))})
         for r in rebuilt:
             yield dg.MaterializeResult(asset_key=table_key(r["table"]), metadata={
                 "dagster/row_count": r["rows"], "first_day": r["first_day"],
