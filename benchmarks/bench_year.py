@@ -20,7 +20,8 @@ latency of common questions on a year of data (target: under 100 ms each)".
   in ms; and the same on one connection kept open (`access.read_only`, a notebook's case):
   (a) top 10 workflows by cost over the days, (b) the top workflow's daily cost and tokens over
   the last 90 days, (c) cost by team in the month of the last day, (d) every request of one run
-  (by run_id alone, and with its day).
+  (by run_id alone, with its day, with its day looked up in fact_workflow_runs, and through the
+  warehouse's `run_requests(run_id)` macro).
 
     .venv/bin/python benchmarks/bench_year.py                       # 365 x 50k: 18M requests
     .venv/bin/python benchmarks/bench_year.py --days 30             # a month, to extrapolate
@@ -250,6 +251,11 @@ TEAM_MONTH = """
 RUN_REQUESTS = "SELECT * FROM fact_llm_requests WHERE run_id = ? ORDER BY timestamp"
 RUN_REQUESTS_DAY = ("SELECT * FROM fact_llm_requests WHERE day = ? AND run_id = ? "
                     "ORDER BY timestamp")
+# The fast forms without the day (README, docs/architecture.md): the run's day looked up in the
+# small run table, which the fact view prunes its day files by, and the macro doing just that.
+RUN_REQUESTS_LOOKUP = ("SELECT * FROM fact_llm_requests WHERE run_id = $1 AND day IN "
+                       "(SELECT day FROM fact_workflow_runs WHERE run_id = $1) ORDER BY timestamp")
+RUN_REQUESTS_MACRO = "SELECT * FROM run_requests(?)"
 
 
 @dataclass(frozen=True)
@@ -272,6 +278,11 @@ def questions(warehouse: Path, plan: Plan) -> list[tuple[str, str, list]]:
         raise SystemExit(f"the warehouse has no runs on {plan.end}")
     run_day, run_id = runs.row(runs.height // 2)
     month = plan.end.replace(day=1)
+    has_macro = not query(warehouse, "SELECT 1 FROM duckdb_functions() "
+                          "WHERE function_name = 'run_requests'").is_empty()
+    if not has_macro:
+        print("note: this warehouse predates run_requests(): re-publish it to time (d*) "
+              "(warehouse.publish.refresh_views)")
     return [
         ("(a) top 10 workflows by cost, all days", TOP_WORKFLOWS, [plan.start, plan.end]),
         (f"(b) {workflow} ({repo}), 90 days", WORKFLOW_TREND, [repo, workflow, plan.end,
@@ -279,6 +290,9 @@ def questions(warehouse: Path, plan: Plan) -> list[tuple[str, str, list]]:
         (f"(c) cost by team, {month:%Y-%m}", TEAM_MONTH, [month, plan.end]),
         (f"(d) requests of run {run_id}", RUN_REQUESTS, [run_id]),
         ("(d') the same, with its day", RUN_REQUESTS_DAY, [run_day, run_id]),
+        ("(d\") the same, its day looked up", RUN_REQUESTS_LOOKUP, [run_id]),
+        *([("(d*) the same, run_requests(run_id)", RUN_REQUESTS_MACRO, [run_id])]
+          if has_macro else []),
     ]
 
 

@@ -131,18 +131,45 @@ def pinned_files(con: duckdb.DuckDBPyConnection, paths: DataPaths, dataset: str,
     return [paths.root / f for (f,) in con.execute(query + " ORDER BY day", params).fetchall()]
 
 
-def read_files_sql(files: Sequence[Path], by_name: bool = True) -> str:
-    """read_parquet() of `files` (lake files carry their own `day`: no hive columns)."""
+def read_files_sql(files: Sequence[Path], by_name: bool = True, day_from_path: bool = False
+                   ) -> str:
+    """read_parquet() of `files`.
+
+    Lake files carry their own `day`, so by default no hive columns are read. With
+    `day_from_path`, `day` comes from each file's `day=YYYY-MM-DD` folder instead (the same
+    value: a pinned file lies in its day's folder and holds only that day's rows), which lets
+    DuckDB skip every file whose day a filter rules out before opening it.
+    """
     listed = "[" + ", ".join(sql_string(f) for f in files) + "]"
-    return (f"read_parquet({listed}, hive_partitioning = false"
-            + (", union_by_name = true)" if by_name else ")"))
+    hive = ("hive_partitioning = true, hive_types = {'day': DATE}" if day_from_path
+            else "hive_partitioning = false")
+    return f"read_parquet({listed}, {hive}" + (", union_by_name = true)" if by_name else ")")
+
+
+def day_folders_only(files: Sequence[Path]) -> bool:
+    """Whether each path of `files` has exactly one `day=` folder (its pinned day's): a data
+    dir below a folder like `day=...` would give DuckDB a second, wrong or unparsable, `day`.
+    Other `key=value` folders above are harmless: the view selects its columns by name."""
+    return all(sum(part.split("=", 1)[0].lower() == "day" for part in f.parts if "=" in part)
+               == 1 for f in files)
+
+
+def _typed_columns(t: Table, present: set[str]) -> str:
+    return ", ".join(
+        f'CAST("{c}" AS {polars_to_duckdb(d)}) AS "{c}"' if c in present
+        else f'CAST(NULL AS {polars_to_duckdb(d)}) AS "{c}"'
+        for c, d in t.schema.items())
 
 
 def view_sql(con: duckdb.DuckDBPyConnection, t: Table, paths: DataPaths) -> str:
     """The view of a lake_view table over its pinned files, every registry column typed.
 
-    Files written before a column existed lack it: when the files' schemas differ they are read
-    by name (nulls where missing), and a column no file has yet is a typed NULL.
+    `day` comes from the pinned folders: a filter on day (a constant, or a subquery such as
+    the day of a run) opens only the files of those days, not one file per day loaded.
+    Files written before a column existed lack it: the files are grouped by their columns, each
+    group read on its own (a typed NULL for what it lacks) and the groups unioned. Reading
+    mixed files by name instead would open every file's footer on every query, skipped day or
+    not.
     """
     (dataset,) = t.reads
     files = pinned_files(con, paths, dataset)
@@ -151,23 +178,20 @@ def view_sql(con: duckdb.DuckDBPyConnection, t: Table, paths: DataPaths) -> str:
         raise PinnedFileMissing(
             f"{len(missing)} file(s) the warehouse pins for {t.name} are gone, e.g. "
             f"{missing[0]}: re-materialize their days to pin the lake files again")
-    present: set[str] = set()
-    uniform = True
-    if files:
-        listed = "[" + ", ".join(sql_string(f) for f in files) + "]"
-        schemas = con.execute(
-            f"SELECT file_name, list(name ORDER BY name) FROM parquet_schema({listed}) "
-            "WHERE num_children IS NULL OR num_children = 0 GROUP BY file_name").fetchall()
-        present = {c for _, cols in schemas for c in cols}
-        uniform = len({tuple(cols) for _, cols in schemas}) <= 1
-    columns = ", ".join(
-        f'CAST("{c}" AS {polars_to_duckdb(d)}) AS "{c}"' if c in present
-        else f'CAST(NULL AS {polars_to_duckdb(d)}) AS "{c}"'
-        for c, d in t.schema.items())
     if not files:
-        return f"SELECT {columns} WHERE false"
-    # Reading by name costs every file's footer on every query: only when schemas differ.
-    return f"SELECT {columns} FROM {read_files_sql(files, by_name=not uniform)}"
+        return f"SELECT {_typed_columns(t, set())} WHERE false"
+    listed = "[" + ", ".join(sql_string(f) for f in files) + "]"
+    columns = dict(con.execute(
+        f"SELECT file_name, list(name ORDER BY name) FROM parquet_schema({listed}) "
+        "WHERE num_children IS NULL OR num_children = 0 GROUP BY file_name").fetchall())
+    groups: dict[tuple[str, ...], list[Path]] = {}
+    for f in files:  # in day order: usually one group, else one per schema the lake has had
+        groups.setdefault(tuple(columns[str(f)]), []).append(f)
+    by_day = day_folders_only(files)
+    return "\nUNION ALL\n".join(
+        f"SELECT {_typed_columns(t, set(cols))} FROM "
+        f"{read_files_sql(group, by_name=False, day_from_path=by_day)}"
+        for cols, group in groups.items())
 
 
 def stamp_retirements(con: duckdb.DuckDBPyConnection, since: dt.datetime,

@@ -99,6 +99,14 @@ def open_for_update(paths: DataPaths, registered: Sequence[Table] | None = None,
                 leftover.unlink(missing_ok=True)
 
 
+def refresh_views(paths: DataPaths) -> None:
+    """Publish the warehouse again with nothing loaded: its views and macros re-created by this
+    version over the files already pinned (every materialization does this too). For a
+    warehouse an older version published, e.g. to give it the day-pruning fact views."""
+    with open_for_update(paths):
+        pass
+
+
 def _compact(source: os.PathLike, target: os.PathLike) -> None:
     """Copy every table and view of `source` into a new file `target`."""
     with duckdb.connect() as con:

@@ -101,5 +101,22 @@ VIEWS = {
 }
 
 
+# Table macros (name -> parameters and body): questions whose fast form nobody should have to
+# spell out.
+MACROS = {
+    "run_requests": """(id) AS TABLE
+        -- Every request of one run (all its attempts), in time order: `SELECT * FROM
+        -- run_requests(run_id)`. The run's day comes from fact_workflow_runs (small), so the
+        -- fact view opens only that day's lake file instead of one file per loaded day.
+        SELECT * FROM fact_llm_requests
+        WHERE run_id = id AND day IN (SELECT day FROM fact_workflow_runs WHERE run_id = id)
+        ORDER BY "timestamp", request_id
+    """,
+}
+
+
 def view_statements() -> list[str]:
-    return [f"CREATE OR REPLACE VIEW {name} AS {sql.strip()}" for name, sql in VIEWS.items()]
+    """The views, then the macros (which read them), as CREATE OR REPLACE statements."""
+    views = [f"CREATE OR REPLACE VIEW {name} AS {sql.strip()}" for name, sql in VIEWS.items()]
+    macros = [f"CREATE OR REPLACE MACRO {name}{sql.rstrip()}" for name, sql in MACROS.items()]
+    return views + macros
