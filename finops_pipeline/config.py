@@ -146,11 +146,16 @@ class PriceOverride(_Strict):
 
 
 class Report(_Strict):
-    """The daily report; `publish` posts it as a GitHub issue in `repo` with `label`."""
+    """The daily report; `publish` posts it as a GitHub issue in `repo` with `label`.
+
+    A materialization draws the charts of the last `chart_days` days of its range only (0:
+    none); earlier days get the Markdown with a note saying how to draw them.
+    """
 
     publish: bool = False
     repo: str | None = None
     label: str = Field(default="token-usage-report", min_length=1)
+    chart_days: int = Field(default=7, ge=0)
 
     @field_validator("repo")
     @classmethod

@@ -97,3 +97,12 @@ def test_missing_config_file_and_bad_repos_env(tmp_path: Path):
         load_settings(env={"FINOPS_CONFIG": str(tmp_path / "nope.yaml")})
     with pytest.raises(ConfigError, match="FINOPS_GITHUB_REPOS"):
         load_settings(env={"FINOPS_GITHUB_REPOS": "not-a-repo"})
+
+
+def test_report_chart_days():
+    assert parse_config("").report.chart_days == 7
+    assert parse_config("report: {chart_days: 0}").report.chart_days == 0
+    with pytest.raises(ConfigError, match="report.chart_days"):
+        parse_config("report: {chart_days: -1}")
+    with pytest.raises(ConfigError, match="report.chart_days"):
+        parse_config("report: {chart_days: lots}")

@@ -180,3 +180,92 @@ def test_write_report_replaces_the_folder_whole(demo):
     stale.write_bytes(b"x")
     built = write_report(paths, DAYS[0])
     assert not stale.exists() and built.path.is_file() and len(built.charts) >= 3
+
+
+def _materialize_reports(root: Path, config: Path) -> None:
+    """The `report` asset alone over the demo's days, in one run, with `config`."""
+    from finops_pipeline.defs.assets.report import report
+    from finops_pipeline.defs.resources import FinopsConfig, GitHubResource
+
+    dg.materialize(
+        [report], instance=dg.DagsterInstance.ephemeral(),
+        resources={"finops": FinopsConfig(data_dir=str(root), config_path=str(config)),
+                   "github": GitHubResource()},
+        tags={"dagster/asset_partition_range_start": DAYS[0].isoformat(),
+              "dagster/asset_partition_range_end": END.isoformat()},
+        raise_on_error=True)
+
+
+def test_a_long_run_draws_the_charts_of_its_last_days_only(demo, tmp_path):
+    """report.chart_days = 1 over 3 days: PNGs for the last day; the earlier days keep the
+    whole Markdown, with a note naming `finops report --date D` where each chart was."""
+    import shutil
+
+    from finops_pipeline.report.publish import issue_body
+
+    root = tmp_path / "data"
+    shutil.copytree(demo[0], root, ignore=shutil.ignore_patterns("dagster_home", "reports"))
+    config = tmp_path / "finops.yaml"
+    config.write_text("report: {chart_days: 1}\n")
+    _materialize_reports(root, config)
+    reports = DataPaths(root).reports
+    first = {}
+    for day in DAYS:
+        folder = reports / day.isoformat()
+        first[day] = {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+        text = first[day]["report.md"].decode()
+        assert [s for s in SECTIONS if s in text] == SECTIONS  # the whole report
+        links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+        assert all((folder / link).is_file() for link in links)  # no broken image
+        html = _html(text)
+        assert html.count("<img ") == len(links)
+        notes = re.findall(r"^> 📈 .*`finops report --date (\S+)` draws it\.$", text,
+                           re.MULTILINE)
+        if day == END:
+            assert len(links) >= 3 and not notes
+            assert sorted(p for p in first[day] if p.endswith(".png")) == sorted(links)
+        else:
+            assert not links and not [p for p in first[day] if p.endswith(".png")]
+            assert len(notes) >= 3 and set(notes) == {day.isoformat()}  # one per chart
+            assert html.count("<blockquote>") >= 3  # each note renders on its own
+            assert issue_body(text, "r.md")[0] == text  # published as it is
+    # the same run again: the same bytes, charts or not
+    _materialize_reports(root, config)
+    for day in DAYS:
+        folder = reports / day.isoformat()
+        assert {p.name: p.read_bytes() for p in sorted(folder.iterdir())} == first[day]
+    # an explicit rebuild of an early day draws its charts
+    assert main(["--data-dir", str(root), "report", "--date", DAYS[0].isoformat()]) == 0
+    text = (reports / DAYS[0].isoformat() / "report.md").read_text()
+    assert "> 📈" not in text and len(re.findall(r"!\[", text)) >= 3
+
+
+def test_days_with_charts_are_the_last_of_the_run():
+    from finops_pipeline.report.build import days_with_charts
+
+    days = [END, DAYS[0], DAYS[1]]  # in any order
+    assert days_with_charts(days, 1) == {END}
+    assert days_with_charts(days, 2) == {DAYS[1], END}
+    assert days_with_charts(days, 7) == set(DAYS)
+    assert days_with_charts(days, 0) == set()
+
+
+def test_reading_days_in_batches_gives_each_day_s_own_rows(demo, monkeypatch):
+    """A run reads its days a batch at a time; each day's rows are those it reads alone."""
+    import dataclasses
+
+    from finops_pipeline.report import data as report_data
+
+    days = [DAYS[0] - dt.timedelta(days=1), *DAYS, END + dt.timedelta(days=1)]
+    monkeypatch.setattr(report_data, "BATCH_DAYS", 2)
+    with read_only(DataPaths(demo[0]).warehouse) as con:
+        batched = list(report_data.load_report_range(con, reversed(days)))
+        alone = [report_data.load_report_data(con, day) for day in days]
+    assert [b.day for b in batched] == days
+    for b, a in zip(batched, alone, strict=True):
+        for field in dataclasses.fields(a):
+            mine, theirs = getattr(b, field.name), getattr(a, field.name)
+            assert mine.equals(theirs) if hasattr(mine, "equals") else mine == theirs, \
+                (b.day, field.name)
+    assert batched[0].last_day_with_data is None and not batched[0].has_data
+    assert batched[-1].last_day_with_data == END and batched[2].history.height == 2

@@ -1,27 +1,33 @@
-"""The report's charts as PNG files, drawn headless (matplotlib's Agg backend, no display).
+"""The report's charts as PNG files, drawn headless (matplotlib's Agg canvas, no display).
 
 Each chart has a title, labelled axes and units, and is readable at GitHub's issue width
 (1,000 x 450 pixels at 100 dpi). A chart without data is not drawn; the report leaves it out.
+
+matplotlib is imported when the first chart is drawn, not with this module: loading the
+Dagster definitions (every `finops` command) must not pay for it, nor a run that draws no
+chart. Figures are plain `Figure`s on an Agg canvas, not pyplot's: no global figure registry
+to close, no backend selection, and pyplot's import is skipped. Each PNG is laid out once
+(`tight_layout`) and rendered once (`print_png`); `savefig` would lay the figure out a second
+time for nothing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import matplotlib
+import polars as pl
 
-matplotlib.use("Agg")  # before pyplot: no display, no GUI toolkit
+from finops_pipeline.report import format as f
+from finops_pipeline.report.data import HISTORY_DAYS, ReportData
+from finops_pipeline.report.markdown import CHARTS
 
-import matplotlib.dates as mdates  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import polars as pl  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import FuncFormatter  # noqa: E402
-
-from finops_pipeline.report import format as f  # noqa: E402
-from finops_pipeline.report.data import HISTORY_DAYS, ReportData  # noqa: E402
-from finops_pipeline.report.markdown import CHARTS  # noqa: E402
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import Formatter
 
 SIZE = (10, 4.5)
 DPI = 100
@@ -38,14 +44,61 @@ COST_COLOR = "#C44E52"
 _PNG_METADATA = {"Software": None}
 
 
-def _token_axis(ax: plt.Axes) -> None:
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f.tokens(v)))
+# The rows each chart draws, without matplotlib: an empty frame means the chart is not drawn.
+
+def _history_rows(data: ReportData) -> pl.DataFrame:
+    return data.history
 
 
-def _usd_axis(axis: plt.Axes, largest: float, which: str = "y") -> None:
+def _top_workflow_rows(data: ReportData) -> pl.DataFrame:
+    return data.workflows.filter(pl.col("cost_usd") > 0).head(TOP_N)
+
+
+def _model_rows(data: ReportData) -> pl.DataFrame:
+    return data.models.filter(pl.col("cost_usd") > 0).head(TOP_N)
+
+
+def _budget_rows(data: ReportData) -> pl.DataFrame:
+    """Teams with a budget (the total row left out)."""
+    return data.teams.filter(pl.col("level") != "total", pl.col("mtd_budget_usd").is_not_null())
+
+
+_ROWS: dict[str, Callable[[ReportData], pl.DataFrame]] = {
+    "history": _history_rows, "top_workflows": _top_workflow_rows, "model_mix": _model_rows,
+    "budget_burn": _budget_rows}
+
+
+def charts_with_data(data: ReportData) -> list[str]:
+    """The charts (names of `CHARTS`) the day has data for: those `draw_charts` draws."""
+    if not data.has_data:
+        return []
+    return [name for name, rows in _ROWS.items() if rows(data).height]
+
+
+def _figure() -> tuple[Figure, Axes]:
+    """A figure of the report's size on its own Agg canvas, with one axes."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=SIZE, dpi=DPI)
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots()
+
+
+def _formatter(fmt: Callable[[float], str]) -> Formatter:
+    from matplotlib.ticker import FuncFormatter
+
+    return FuncFormatter(lambda v, _: fmt(v))
+
+
+def _token_axis(ax: Axes) -> None:
+    ax.yaxis.set_major_formatter(_formatter(f.tokens))
+
+
+def _usd_axis(axis: Axes, largest: float, which: str = "y") -> None:
     """Dollar ticks, whole dollars once the axis reaches $10 (one format per axis)."""
     decimals = 0 if largest >= 10 else 2
-    fmt = FuncFormatter(lambda v, _: f"${v:,.{decimals}f}")
+    fmt = _formatter(lambda v: f"${v:,.{decimals}f}")
     (axis.yaxis if which == "y" else axis.xaxis).set_major_formatter(fmt)
 
 
@@ -55,23 +108,21 @@ def _runs(n: int) -> str:
 
 def _save(fig: Figure, path: Path) -> None:
     fig.tight_layout()
-    fig.savefig(path, dpi=DPI, metadata=_PNG_METADATA)
-    plt.close(fig)
+    fig.canvas.print_png(path, metadata=_PNG_METADATA)
 
 
-def history_chart(data: ReportData, path: Path) -> bool:
+def history_chart(data: ReportData, h: pl.DataFrame, path: Path) -> None:
     """Stacked daily tokens by bucket, with the day's cost on a second axis."""
-    if data.history.height == 0:
-        return False
+    import matplotlib.dates as mdates
+
     # From the first day the warehouse holds within the window: days before it were never
     # loaded (unknown), days after it without a row were idle (0).
-    first = max(data.day - dt.timedelta(days=HISTORY_DAYS - 1),
-                data.history["day"].cast(pl.Date).min())
+    first = max(data.day - dt.timedelta(days=HISTORY_DAYS - 1), h["day"].cast(pl.Date).min())
     calendar = pl.DataFrame({"day": pl.date_range(first, data.day, "1d", eager=True)})
-    h = calendar.join(data.history.with_columns(pl.col("day").cast(pl.Date)), on="day",
+    h = calendar.join(h.with_columns(pl.col("day").cast(pl.Date)), on="day",
                       how="left").fill_null(0)
     days = h["day"].to_list()
-    fig, ax = plt.subplots(figsize=SIZE)
+    fig, ax = _figure()
     bottom = [0.0] * len(days)
     for bucket, color in BUCKET_COLORS.items():
         values = h[bucket].cast(pl.Float64).to_list()
@@ -98,12 +149,11 @@ def history_chart(data: ReportData, path: Path) -> bool:
                  f"{data.day:%b %d, %Y}")
     ax.grid(axis="y", alpha=0.3)
     _save(fig, path)
-    return True
 
 
 def _barh(labels: list[str], values: list[float], title: str, xlabel: str, path: Path,
           value_text: list[str]) -> None:
-    fig, ax = plt.subplots(figsize=SIZE)
+    fig, ax = _figure()
     positions = range(len(labels))
     ax.barh(positions, values, color="#4C72B0")
     ax.set_yticks(list(positions), labels=labels, fontsize=9)
@@ -118,39 +168,28 @@ def _barh(labels: list[str], values: list[float], title: str, xlabel: str, path:
     _save(fig, path)
 
 
-def top_workflows_chart(data: ReportData, path: Path) -> bool:
-    priced = data.workflows.filter(pl.col("cost_usd") > 0).head(TOP_N)
-    if priced.height == 0:
-        return False
+def top_workflows_chart(data: ReportData, priced: pl.DataFrame, path: Path) -> None:
     labels = [_short(f"{r['repo']}:{r['workflow']}") for r in priced.iter_rows(named=True)]
     costs = priced["cost_usd"].to_list()
     _barh(labels, costs, f"Top {priced.height} workflows by cost on {data.day}",
           "cost (USD, API list prices)", path,
           [f"{f.usd(c)} · {_runs(r)}" for c, r in zip(costs, priced["runs"], strict=True)])
-    return True
 
 
-def model_mix_chart(data: ReportData, path: Path) -> bool:
-    priced = data.models.filter(pl.col("cost_usd") > 0).head(TOP_N)
-    if priced.height == 0:
-        return False
+def model_mix_chart(data: ReportData, priced: pl.DataFrame, path: Path) -> None:
     labels = [f"{r['provider']}: {_short(r['model'], 40)}" for r in priced.iter_rows(named=True)]
     costs = priced["cost_usd"].to_list()
     total = data.models["cost_usd"].sum()
     _barh(labels, costs, f"Model mix by cost on {data.day}", "cost (USD)", path,
           [f"{f.usd(c)} · {f.pct(c / total, 0)}" for c in costs])
-    return True
 
 
-def budget_burn_chart(data: ReportData, path: Path) -> bool:
+def budget_burn_chart(data: ReportData, teams: pl.DataFrame, path: Path) -> None:
     """Month-to-date cost against month-to-date budget per team (teams with a budget)."""
-    teams = data.teams.filter(pl.col("level") != "total", pl.col("mtd_budget_usd").is_not_null())
-    if teams.height == 0:
-        return False
     labels = teams["team"].to_list()
     spent = teams["mtd_cost_usd"].fill_null(0).to_list()
     budget = teams["mtd_budget_usd"].to_list()
-    fig, ax = plt.subplots(figsize=SIZE)
+    fig, ax = _figure()
     positions = list(range(len(labels)))
     ax.barh([p + 0.2 for p in positions], budget, height=0.4, color="#BBBBBB",
             label="budget to date")
@@ -169,7 +208,6 @@ def budget_burn_chart(data: ReportData, path: Path) -> bool:
     ax.legend(loc="center right", fontsize=8, frameon=False)
     ax.grid(axis="x", alpha=0.3)
     _save(fig, path)
-    return True
 
 
 def _short(text: str, limit: int = 48) -> str:
@@ -183,8 +221,8 @@ DRAWERS = {"history": history_chart, "top_workflows": top_workflows_chart,
 def draw_charts(data: ReportData, out_dir: Path) -> dict[str, str]:
     """Draw every chart with data into `out_dir`; chart name -> file name, for those drawn."""
     drawn = {}
-    for name, draw in DRAWERS.items():
+    for name in charts_with_data(data):
         file_name = CHARTS[name][0]
-        if draw(data, out_dir / file_name):
-            drawn[name] = file_name
+        DRAWERS[name](data, _ROWS[name](data), out_dir / file_name)
+        drawn[name] = file_name
     return drawn

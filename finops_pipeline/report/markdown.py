@@ -1,7 +1,8 @@
 """The daily report as GitHub Markdown: seed 003's "Token Usage Report: YYYY-MM-DD".
 
-`render_report(data, charts, previous)` is a pure function of the warehouse rows
-(`report/data.py`), the chart files drawn beside the report, and the previous report's link.
+`render_report(data, charts, previous, not_drawn)` is a pure function of the warehouse rows
+(`report/data.py`), the chart files drawn beside the report, the previous report's link, and the
+charts left undrawn (a note in their place says how to draw them).
 Sections, in order: overview, workflow summary, optimization opportunities, anomalies,
 per-workflow details (`<details>` blocks), workflows without token data, agents and models
 (with showback by team), historical trend, previous report. A day without data gets a short
@@ -12,7 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
@@ -29,16 +31,39 @@ CHARTS = {
     "model_mix": ("model_mix.png", "Model mix by cost"),
     "budget_burn": ("budget_burn.png", "Budget burn by team, month to date"),
 }
+#: In place of a chart the run did not draw (only the last days of a long run get charts).
+NOT_DRAWN = ("> 📈 *{alt}*: not drawn (a materialization draws charts for the last "
+             "`report.chart_days` days of its range only); `finops report --date {day}` "
+             "draws it.")
 
 
 def _rows(df: pl.DataFrame) -> list[dict[str, Any]]:
     return df.to_dicts()
 
 
-def _image(charts: Mapping[str, str], name: str) -> list[str]:
-    if name not in charts:
+@dataclass(frozen=True)
+class _Charts:
+    """The charts of a report: drawn (name -> link), or not drawn though the day has data."""
+
+    day: dt.date
+    drawn: Mapping[str, str]
+    not_drawn: Collection[str]
+
+    def image(self, name: str) -> list[str]:
+        if name in self.drawn:
+            return [f"![{CHARTS[name][1]}]({self.drawn[name]})", ""]
+        if name in self.not_drawn:
+            return [NOT_DRAWN.format(alt=CHARTS[name][1], day=self.day.isoformat()), ""]
         return []
-    return [f"![{CHARTS[name][1]}]({charts[name]})", ""]
+
+
+def _group(df: pl.DataFrame, *keys: str) -> dict[tuple, list[dict[str, Any]]]:
+    """The rows of `df` by their `keys`, in order (polars' partition_by costs milliseconds per
+    call, which a year of reports pays thousands of times)."""
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for row in df.to_dicts():
+        groups.setdefault(tuple(row[k] for k in keys), []).append(row)
+    return groups
 
 
 def _first(df: pl.DataFrame) -> dict[str, Any]:
@@ -105,7 +130,7 @@ def _overview(data: ReportData) -> list[str]:
     return out
 
 
-def _workflow_summary(data: ReportData, charts: Mapping[str, str]) -> list[str]:
+def _workflow_summary(data: ReportData, charts: _Charts) -> list[str]:
     out = ["## Workflow summary", ""]
     if data.workflows.height == 0:
         return out + ["No GitHub workflow ran on this day.", ""]
@@ -123,7 +148,7 @@ def _workflow_summary(data: ReportData, charts: Mapping[str, str]) -> list[str]:
     if billed:
         out += ["Cost is the API list price of the tokens; Billed is what GitHub bills in AI "
                 "credits ($0.01 each) where the requests reported them.", ""]
-    return out + _image(charts, "top_workflows")
+    return out + charts.image("top_workflows")
 
 
 def _measured(workflow: dict[str, Any], text: str) -> str:
@@ -222,9 +247,9 @@ def _workflow_details(data: ReportData) -> list[str]:
     out = ["## Per-workflow details", ""]
     if data.workflows.height == 0:
         return out + ["No GitHub workflow ran on this day.", ""]
-    mix = data.model_mix.partition_by("repo", "workflow", as_dict=True)
-    runs = data.top_runs.partition_by("repo", "workflow", as_dict=True)
-    flags = data.flags.partition_by("key", as_dict=True)
+    mix = _group(data.model_mix, "repo", "workflow")
+    runs = _group(data.top_runs, "repo", "workflow")
+    flags = _group(data.flags, "key")
     for w in _rows(data.workflows):
         key = (w["repo"], w["workflow"])
         name = f"{w['repo']}:{w['workflow']}"
@@ -239,20 +264,20 @@ def _workflow_details(data: ReportData) -> list[str]:
                 f"{_plural(w['failed_runs'], 'failed run')}; {w['instrumented_runs']} of "
                 f"{_plural(w['runs'], 'run')} with token data.", ""]
         models = mix.get(key)
-        if models is not None and models.height:
+        if models:
             out += ["**Model mix**", "",
                     f.table(["Provider", "Model", "Requests", "Tokens", "Cost"],
                             [(m["provider"], m["model"], f.integer(m["requests"]),
                               f.tokens(m["total_tokens"]), f.usd(m["cost_usd"]))
-                             for m in _rows(models)], "llrrr"), ""]
+                             for m in models], "llrrr"), ""]
         flagged = flags.get((name,))
-        if flagged is not None and flagged.height:
+        if flagged:
             out += ["**Flags**", ""]
             out += [f"- {SEVERITY_ICON.get(a['severity'], '')} `{a['rule']}`: {a['message']}"
-                    for a in _rows(flagged)]
+                    for a in flagged]
             out += [""]
         expensive = runs.get(key)
-        if expensive is not None and expensive.height:
+        if expensive:
             out += ["**Most expensive runs**", "",
                     f.table(["Run", "Conclusion", "Requests", "Tokens", "Cost", "Turns",
                              "Model"],
@@ -261,7 +286,7 @@ def _workflow_details(data: ReportData) -> list[str]:
                                  f.usd(r["cost_usd"])) if r["has_token_data"]
                                 else ("no token data", f.DASH, f.DASH)),
                               f.integer(r["turns"]), r["top_model"] or f.DASH)
-                             for r in _rows(expensive)], "llrrrrl"), ""]
+                             for r in expensive], "llrrrrl"), ""]
         out += ["</details>", ""]
     return out
 
@@ -286,7 +311,7 @@ def _uninstrumented(data: ReportData) -> list[str]:
     return out
 
 
-def _agents_and_models(data: ReportData, charts: Mapping[str, str]) -> list[str]:
+def _agents_and_models(data: ReportData, charts: _Charts) -> list[str]:
     out = ["## Agents and models", ""]
     if data.models.height:
         out += ["### Models", "",
@@ -297,7 +322,7 @@ def _agents_and_models(data: ReportData, charts: Mapping[str, str]) -> list[str]
                           f.pct(m["share_of_cost"]), f.pct(m["cache_hit_rate"]),
                           f.integer(m["workflows"])) for m in _rows(data.models)],
                         "llrrrrrr"), ""]
-        out += _image(charts, "model_mix")
+        out += charts.image("model_mix")
     if data.agents.height:
         out += ["### Agents (multi-agent apps and traced services)", "",
                 f.table(["Agent", "Calls", "Tokens in", "Tokens out", "Cache read", "Cost",
@@ -326,7 +351,7 @@ def _agents_and_models(data: ReportData, charts: Mapping[str, str]) -> list[str]
                           f.usd(t["mtd_budget_usd"]), _variance(t["mtd_variance_usd"]),
                           f.ratio(t["efficiency_score"])) for t in _rows(data.teams)],
                         "lrrrrrrr"), ""]
-        out += _image(charts, "budget_burn")
+        out += charts.image("budget_burn")
     if len(out) == 2:
         out += ["No model, agent or team data on this day.", ""]
     return out
@@ -338,9 +363,9 @@ def _variance(x: float | None) -> str:
     return f"🔺 {f.usd(x)} over" if x > 0 else f"{f.usd(-x)} under"
 
 
-def _history(data: ReportData, charts: Mapping[str, str]) -> list[str]:
+def _history(data: ReportData, charts: _Charts) -> list[str]:
     out = ["## Historical trend", ""]
-    out += _image(charts, "history")
+    out += charts.image("history")
     recent = data.history.tail(7)
     if recent.height:
         out += ["Last 7 days (GitHub workflows):", "",
@@ -380,23 +405,26 @@ def _empty_day(data: ReportData, previous: tuple[dt.date, str] | None) -> list[s
 
 
 def render_report(data: ReportData, charts: Mapping[str, str],
-                  previous: tuple[dt.date, str] | None) -> str:
+                  previous: tuple[dt.date, str] | None, not_drawn: Collection[str] = ()) -> str:
     """The report's Markdown.
 
     Args:
         data: the warehouse rows of the day.
         charts: chart name (`CHARTS`) -> the link to its image, for the charts drawn.
         previous: the previous report's day and link, if there is one.
+        not_drawn: charts (names of `CHARTS`) the day has data for but that were not drawn:
+            each gets a one-line note in its place saying how to draw it.
     """
+    shown = _Charts(data.day, charts, not_drawn)
     lines = [f"# {TITLE.format(day=data.day.isoformat())}", ""]
     if not data.has_data:
         return "\n".join(lines + _empty_day(data, previous)).rstrip() + "\n"
     lines += [f"Token usage and cost of AI agents on {data.day} (UTC), from the finops "
               "warehouse. Costs are API list prices (genai-prices, cache-aware).", ""]
-    for section in (_overview(data), _workflow_summary(data, charts), _recommendations(data),
+    for section in (_overview(data), _workflow_summary(data, shown), _recommendations(data),
                     _anomalies(data), _reconciliation(data), _workflow_details(data),
                     _uninstrumented(data),
-                    _agents_and_models(data, charts), _history(data, charts),
+                    _agents_and_models(data, shown), _history(data, shown),
                     _previous(previous)):
         lines += section
     return "\n".join(lines).rstrip() + "\n"
