@@ -155,7 +155,9 @@ TABLES: tuple[Table, ...] = (
           "One row per workflow run attempt, with whether token data was found.",
           ("workflow_runs",), public_columns("workflow_runs")),
     Table("fact_llm_requests", ("repo", "run_id", "request_id"),
-          "One row per LLM request through the api-proxy, disjoint token buckets.",
+          "One row per LLM request through the api-proxy, disjoint token buckets. A view "
+          "over one lake file per day: filter on `day` (or call `run_requests(run_id)`) to "
+          "read only those days' files.",
           ("llm_requests",), public_columns("llm_requests"), storage="lake_view"),
     Table("fact_pull_requests", ("day", "repo", "number"),
           "Copilot coding-agent pull requests on the day they last changed and the day they "
