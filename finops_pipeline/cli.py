@@ -223,7 +223,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _print_frame(query(paths.warehouse, ANOMALY_COUNTS_SQL, [end]), "table")
     print("\n" + _summary(paths, start, end))
     print(f"""
-Report:      {paths.reports / end.isoformat() / 'report.md'}  (one per day, charts beside it)
+Report:      {paths.reports / end.isoformat() / 'report.md'}  (one a day, charts for the last 7)
 Warehouse:   {paths.warehouse}
 Lake:        {paths.root / 'lake'}
 Quarantine:  {paths.root / 'quarantine'}  (rejected rows with _reason, _source, _line)
