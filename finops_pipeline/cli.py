@@ -222,8 +222,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"\nAnomalies on {end} by kind (table anomalies):")
     _print_frame(query(paths.warehouse, ANOMALY_COUNTS_SQL, [end]), "table")
     print("\n" + _summary(paths, start, end))
+    charted = settings.config.report.chart_days
     print(f"""
-Report:      {paths.reports / end.isoformat() / 'report.md'}  (one a day, charts for the last 7)
+Report:      {paths.reports / end.isoformat() / 'report.md'}  (charts: last {charted} days)
 Warehouse:   {paths.warehouse}
 Lake:        {paths.root / 'lake'}
 Quarantine:  {paths.root / 'quarantine'}  (rejected rows with _reason, _source, _line)
