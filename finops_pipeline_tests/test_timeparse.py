@@ -6,8 +6,14 @@ import datetime as dt
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from finops_pipeline.schemas.timeparse import parse_utc_days, parse_utc_timestamp
+from finops_pipeline.schemas.timeparse import (
+    normalized_utc_timestamp,
+    parse_utc_days,
+    parse_utc_timestamp,
+)
 
 UTC = dt.UTC
 
@@ -84,3 +90,19 @@ def test_parse_utc_days():
                                                    [dt.date(2024, 2, 29)])])
 def test_parse_utc_days_small_inputs(values, expected):
     assert parse_utc_days(values) == expected
+
+
+_PIECES = st.sampled_from(["2024-05-01", "1999-12-31", "0001-01-01", "2024-13-01", "T", "t", " ",
+                           "10:00:00", "23:59:60", "24:00:00", ".250", ".123456789", ".", "Z",
+                           "z", "+05:30", "-0200", "+00:00", "x", ""])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.lists(_PIECES, max_size=6).map("".join) | st.none(), max_size=20))
+def test_the_direct_parse_agrees_with_the_normalized_parse(values):
+    """The canonical shape is parsed directly, the rest normalized first: same answers."""
+    df = pl.DataFrame({"t": values}, schema={"t": pl.String})
+    both = df.select(parse_utc_timestamp(pl.col("t")).alias("fast"),
+                     normalized_utc_timestamp(pl.col("t")).alias("slow"))
+    assert both["fast"].to_list() == both["slow"].to_list()
+    assert both.schema["fast"] == both.schema["slow"] == pl.Datetime("us", "UTC")
