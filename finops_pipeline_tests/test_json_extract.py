@@ -72,3 +72,16 @@ _OBJECTS = st.dictionaries(st.sampled_from(["a", "b", "c", "n"]),
 def test_property_both_pickers_agree(lines):
     small, big = _both(pl.DataFrame({"_raw": lines}), FIELDS)
     assert small.equals(big)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.integers(-2**70, 2**70).map(str),
+                          st.text(alphabet="0123456789.-+ e", max_size=24)), max_size=20))
+def test_integers_from_text_agree_with_the_general_rule(values):
+    from finops_pipeline.schemas.json_engine import int_from_text, slow_int_from_text
+
+    series = pl.Series("v", values, dtype=pl.String)
+    fast = pl.select(int_from_text(pl.lit(series))).to_series()
+    assert fast.dtype == pl.Int64
+    assert fast.to_list() == slow_int_from_text(series).to_list()
+    assert pl.select(int_from_text(pl.lit("1000.000"))).item() == 1000
