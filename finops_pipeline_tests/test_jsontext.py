@@ -11,12 +11,12 @@ from hypothesis import strategies as st
 from finops_pipeline.schemas.raw import RAW_TOKEN_LINES_SCHEMA
 from finops_pipeline.sources.jsontext import (
     TextLine,
+    TokenFile,
     get_path,
     iter_array,
     jsonl_frame,
     line_of,
     object_member_offsets,
-    TokenFile,
     split_jsonl,
     token_lines_frame,
     token_lines_of_files,
