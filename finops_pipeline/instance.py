@@ -12,6 +12,7 @@ log (never data: lake and warehouse files are fsynced on their own).
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -61,6 +62,10 @@ def ensure_dagster_home(paths: DataPaths) -> Path:
     return home
 
 
+# Run databases (plus the index) kept open per process; the least recently used is closed.
+MAX_OPEN_DATABASES = 8
+
+
 class PooledSqliteEventLogStorage(SqliteEventLogStorage):
     """Dagster's SQLite event log, with one pooled engine per database file (see the module
     docstring). Configured like the stock storage: `config: {base_dir: ...}`."""
@@ -70,8 +75,8 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         return cls(inst_data=inst_data, **config_value)
 
     @property
-    def _engines(self) -> dict[str, Engine]:
-        return self.__dict__.setdefault("_pooled_engines", {})
+    def _engines(self) -> OrderedDict[str, Engine]:
+        return self.__dict__.setdefault("_pooled_engines", OrderedDict())
 
     @contextmanager
     def _connect(self, shard: str) -> Iterator[Connection]:
@@ -82,6 +87,12 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
                                        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
                 event.listen(engine, "connect", _fast_commits)
                 self._engines[shard] = engine
+                # A long-lived process (the UI, the daemon) reads many runs: keep the engines
+                # of the few databases in use, so open files stay bounded.
+                while len(self._engines) > MAX_OPEN_DATABASES:
+                    _, oldest = self._engines.popitem(last=False)
+                    oldest.dispose()
+            self._engines.move_to_end(shard)
             if shard not in self._initialized_dbs:
                 self._initdb(engine)
                 self._initialized_dbs.add(shard)

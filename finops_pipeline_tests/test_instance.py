@@ -51,3 +51,22 @@ def test_an_existing_dagster_yaml_is_left_alone(tmp_path):
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
     ensure_dagster_home(DataPaths(tmp_path))
     assert (home / "dagster.yaml").read_text(encoding="utf-8") == "telemetry:\n  enabled: false\n"
+
+
+def test_a_long_lived_process_keeps_few_databases_open(tmp_path):
+    """The UI and the daemon read many runs: engines beyond the cap are closed (open files
+    stay bounded) and a closed run database is simply reopened."""
+    import os
+    import uuid
+
+    from finops_pipeline.instance import MAX_OPEN_DATABASES
+
+    storage = PooledSqliteEventLogStorage(base_dir=str(tmp_path / "runs"))
+    before = len(os.listdir("/proc/self/fd"))
+    run_ids = [str(uuid.uuid4()) for _ in range(40)]
+    for run_id in run_ids:
+        storage.get_logs_for_run(run_id)
+    assert len(storage._engines) <= MAX_OPEN_DATABASES
+    assert len(os.listdir("/proc/self/fd")) - before < 4 * MAX_OPEN_DATABASES
+    assert storage.get_logs_for_run(run_ids[0]) == []  # reopened after being closed
+    storage.dispose()

@@ -19,9 +19,10 @@ LINES = [
     '  {"b": null, "n": 5}',
     None,
     '{"a": 12345678901234567890, "b": true, "n": {"c": 0.1000}}',
+    '{"a": 1e21, "b": 0.00001, "n": {"c": 1e-7}}',  # numbers keep their JSON spelling
 ]
 FALLBACK = ['{"a": "from fallback", "c": "fb"}', None, "{", '{"c": " "}', None, None,
-            '{"c": "z"}', '{"a": 9}', None]
+            '{"c": "z"}', '{"a": 9}', None, None]
 FIELDS = {"a": ("$.a",), "b": ("$.b", "$.n.c"), "c": ("$.n.c",)}
 FALLBACKS = [("_fb", {"a": ("$.a",), "c": ("$.c",), "only_fb": ("$.c",)})]
 
@@ -48,6 +49,7 @@ def test_small_and_large_frames_pick_the_same_values():
     assert rows[3][1:3] == (True, "ARRAY") and rows[4][1:3] == (True, "VARCHAR")
     assert rows[5][1:3] == (False, None) and rows[7][1:3] == (False, None)
     assert rows[6] == (6, True, "OBJECT", None, None, "z", "z")
+    assert rows[9][3:6] == ("1e21", "0.00001", "1e-7")
 
 
 @pytest.mark.parametrize("top_level_only", [True, False])

@@ -22,11 +22,6 @@ def _path_literal(path: str) -> str:
     return "'$." + ".".join(f'"{k}"' for k in keys) + "'"
 
 
-def _key(path: str) -> str:
-    _path_literal(path)  # the same safety rule for the key
-    return path.removeprefix("$.")
-
-
 def extract_fields(
     df: pl.DataFrame,
     text_column: str,
@@ -44,7 +39,8 @@ def extract_fields(
 
     Each JSON column is parsed once: DuckDB's `json_extract_string` with the list of every path
     wanted from it returns them all from one parse (one call per path re-parsed the text each
-    time: 30 fields cost 30 parses a line). The values are then picked in polars.
+    time: 30 fields cost 30 parses a line). The values are picked in SQL for large frames and
+    in polars for small ones (see SMALL_FRAME_ROWS); both give the same text.
     """
     names = list(dict.fromkeys([*fields, *(n for _, fb in fallbacks for n in fb)]))
     # (column, its paths in order) and, per name, the (column index, path index) candidates.
@@ -65,27 +61,18 @@ def extract_fields(
     if df.height <= SMALL_FRAME_ROWS:
         return _extract_small(df, text_column, columns, candidates, names)
     lists = []
-    flat: set[int] = set()  # columns whose paths are all top-level keys
     for k, (column, paths) in enumerate(columns):
         if not paths:
             continue
         valid = "_json_ok" if column == text_column else f"json_valid({column})"
-        if all("." not in p.removeprefix("$.") for p in paths):
-            # Top-level keys: `from_json` into a struct of VARCHARs reads them all in one
-            # parse, as `json_extract_string` would (numbers as their text, objects as JSON
-            # text, the first of duplicate keys), without building a list per row.
-            flat.add(k)
-            struct = "{" + ", ".join(f'"{_key(p)}": "VARCHAR"' for p in paths) + "}"
-            lists.append(f"CASE WHEN _json_ok AND {valid} THEN "
-                         f"from_json({column}, '{struct}') END AS _values_{k}")
-        else:
-            listed = ", ".join(_path_literal(p) for p in paths)
-            lists.append(f"CASE WHEN _json_ok AND {valid} THEN "
-                         f"json_extract_string({column}, [{listed}]) END AS _values_{k}")
+        # `json_extract_string` with the list of paths: one parse for all of them. (Not
+        # `from_json` into VARCHARs, which is no faster here and writes some numbers
+        # differently: 1e21 as '1e+21', 0.00001 as '1e-05'.)
+        listed = ", ".join(_path_literal(p) for p in paths)
+        lists.append(f"CASE WHEN _json_ok AND {valid} THEN "
+                     f"json_extract_string({column}, [{listed}]) END AS _values_{k}")
 
     def value(index: int, position: int) -> str:
-        if index in flat:
-            return f'_values_{index}."{_key(columns[index][1][position])}"'
         return f"_values_{index}[{position + 1}]"
 
     # DuckDB's trim (Unicode spaces too); a blank string counts as absent, so the next
