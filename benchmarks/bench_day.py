@@ -39,7 +39,7 @@ from pathlib import Path
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_publish import write_big_day  # noqa: E402
+from bench_publish import latest_run_steps, write_big_day  # noqa: E402
 
 from finops_pipeline.schemas.gh_aw_layout import RUN_SUMMARY, TOKEN_USAGE  # noqa: E402
 
@@ -114,12 +114,7 @@ def step_seconds(data_dir: Path) -> dict[str, float]:
     import dagster as dg
 
     with dg.DagsterInstance.from_config(str(data_dir / "dagster_home")) as instance:
-        run = instance.get_runs(limit=1)[0]
-        steps = {s.step_key: (s.end_time or 0) - (s.start_time or 0)
-                 for s in instance.get_run_step_stats(run.run_id)}
-        stats = instance.get_run_stats(run.run_id)
-    steps["(Dagster run)"] = (stats.end_time or 0) - (stats.start_time or 0)
-    return steps
+        return latest_run_steps(instance, "(Dagster run)")
 
 
 def main() -> int:

@@ -124,13 +124,17 @@ def big_day_requests(runs: int, records: int, day: dt.date, seed: int = 7) -> pl
             request_id=pl.format("bench-{}-{}", c("run_id"), c("k")),
         )
     )
-    line = pl.struct(
+    return df.with_columns(line=token_line())
+
+
+def token_line() -> pl.Expr:
+    """A record's api-proxy token-usage.jsonl line, from the columns of `big_day_requests`."""
+    return pl.struct(
         pl.lit(TOKEN_SCHEMA).alias("_schema"), pl.lit("token_usage").alias("event"),
         "timestamp", "request_id", "provider", "model", "path", "status",
         pl.lit(True).alias("streaming"), "input_tokens", "output_tokens", "cache_read_tokens",
         "cache_write_tokens", "duration_ms", "response_bytes",
     ).struct.json_encode()
-    return df.with_columns(line=line)
 
 
 def write_big_day(landing: Path, runs: int, records: int, day: dt.date) -> tuple[int, int]:
@@ -138,9 +142,16 @@ def write_big_day(landing: Path, runs: int, records: int, day: dt.date) -> tuple
 
     Returns (requests, bytes written).
     """
-    df = big_day_requests(runs, records, day)
+    return write_run_folders(landing / "bench__big", big_day_requests(runs, records, day))
+
+
+def write_run_folders(folder: Path, df: pl.DataFrame, first_number: int = 1,
+                      indent: int | None = 2) -> tuple[int, int]:
+    """One gh-aw run folder per run of `df` (rows of `big_day_requests`, with `line`):
+    `run-<id>/run_summary.json` and the canonical token-usage.jsonl. `first_number` is the
+    number of run 0. Returns (requests, bytes written)."""
     per_run = df.group_by("run_id", maintain_order=True).agg(
-        pl.col("run").first(), pl.col("created_ms").first(), pl.col("model").first(),
+        pl.col("run").first(), pl.col("created_ms").first(),
         pl.col("line").str.join("\n"),
         pl.len().alias("requests"),
         *(pl.col(f"{b}_tokens").sum() for b in ("input", "output", "cache_read", "cache_write")),
@@ -151,14 +162,14 @@ def write_big_day(landing: Path, runs: int, records: int, day: dt.date) -> tuple
     del df
     written = 0
     for row in per_run.iter_rows(named=True):
-        run_dir = landing / "bench__big" / f"run-{row['run_id']}"
+        run_dir = folder / f"run-{row['run_id']}"
         tokens = (row["input_tokens"] + row["output_tokens"] + row["cache_read_tokens"]
                   + row["cache_write_tokens"])
         repo = f"bench/service-{row['run'] % 5}"
         summary = {
             "run_id": row["run_id"],
             "run": {
-                "databaseId": row["run_id"], "number": row["run"] + 1,
+                "databaseId": row["run_id"], "number": first_number + row["run"],
                 "url": f"https://github.com/{repo}/actions/runs/{row['run_id']}",
                 "status": "completed", "conclusion": "success",
                 "workflowName": f"Bench Agent {row['run'] % 8}", "createdAt": row["created"],
@@ -177,12 +188,22 @@ def write_big_day(landing: Path, runs: int, records: int, day: dt.date) -> tuple
         }
         token_file = run_dir / CANONICAL_TOKEN_USAGE
         token_file.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(summary, indent=2)
+        text = json.dumps(summary, indent=indent)
         (run_dir / RUN_SUMMARY).write_text(text, encoding="utf-8")
         data = (row["line"] + "\n").encode()
         token_file.write_bytes(data)
         written += len(text) + len(data)
     return int(per_run["requests"].sum()), written
+
+
+def latest_run_steps(instance: dg.DagsterInstance, run_label: str) -> dict[str, float]:
+    """Seconds of every step of the instance's latest run, and of the run itself (`run_label`)."""
+    run = instance.get_runs(limit=1)[0]
+    steps = {s.step_key: (s.end_time or 0) - (s.start_time or 0)
+             for s in instance.get_run_step_stats(run.run_id)}
+    stats = instance.get_run_stats(run.run_id)
+    steps[run_label] = (stats.end_time or 0) - (stats.start_time or 0)
+    return steps
 
 
 # --- running the pipeline quietly ----------------------------------------------------------
@@ -254,12 +275,7 @@ class Warehouse:
         """Seconds of every step of the latest Dagster run, plus the run itself."""
         self._activate()
         with dg.DagsterInstance.get() as instance:
-            run = instance.get_runs(limit=1)[0]
-            steps = {s.step_key: (s.end_time or 0) - (s.start_time or 0)
-                     for s in instance.get_run_step_stats(run.run_id)}
-            stats = instance.get_run_stats(run.run_id)
-        steps["(whole Dagster run)"] = (stats.end_time or 0) - (stats.start_time or 0)
-        return steps
+            return latest_run_steps(instance, "(whole Dagster run)")
 
     def rematerialize(self, day: dt.date) -> None:
         seconds = self.materialize(day, day)

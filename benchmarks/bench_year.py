@@ -55,11 +55,10 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_day import step_seconds  # noqa: E402
-from bench_publish import TOKEN_SCHEMA, big_day_requests  # noqa: E402
+from bench_publish import big_day_requests, token_line, write_run_folders  # noqa: E402
 
 from finops_pipeline.instance import ensure_dagster_home  # noqa: E402
 from finops_pipeline.lake import DataPaths  # noqa: E402
-from finops_pipeline.schemas.gh_aw_layout import CANONICAL_TOKEN_USAGE, RUN_SUMMARY  # noqa: E402
 from finops_pipeline.sources.gh_aw_logs import landing_dir  # noqa: E402
 from finops_pipeline.warehouse.access import query, read_only  # noqa: E402
 
@@ -68,8 +67,6 @@ YEAR_RUN_ID_START = 40_000_000_000  # far from the demo's (19e9 + ...) and bench
 BACKFILL_TARGET_S = 300.0
 QUERY_TARGET_MS = 100.0
 REPEAT = 5
-REPOS = 5  # bench/service-<run % 5>
-WORKFLOWS = 8  # "Bench Agent <run % 8>"
 TEAMS = {"platform": ["bench/service-0", "bench/service-1"],
          "growth": ["bench/service-2", "bench/service-3"]}  # service-4: its owner, "bench"
 MARKER = "bench_year.json"  # the parameters of the landed data
@@ -109,61 +106,14 @@ def day_requests(index: int, day: dt.date, runs: int, records: int) -> pl.DataFr
     df = big_day_requests(runs, records, day, seed=7 + index).with_columns(
         run_id=YEAR_RUN_ID_START + index * runs + c("run"))
     df = df.with_columns(request_id=pl.format("year-{}-{}", c("run_id"), c("k")))
-    line = pl.struct(  # bench_publish's line, re-encoded with the new request ids
-        pl.lit(TOKEN_SCHEMA).alias("_schema"), pl.lit("token_usage").alias("event"),
-        "timestamp", "request_id", "provider", "model", "path", "status",
-        pl.lit(True).alias("streaming"), "input_tokens", "output_tokens", "cache_read_tokens",
-        "cache_write_tokens", "duration_ms", "response_bytes",
-    ).struct.json_encode()
-    return df.with_columns(line=line)
+    return df.with_columns(line=token_line())  # re-encoded with the new request ids
 
 
 def write_day(landing: Path, index: int, day: dt.date, runs: int, records: int) -> int:
     """One day's run folders (as bench_publish.write_big_day, ids unique); bytes written."""
-    df = day_requests(index, day, runs, records)
-    per_run = df.group_by("run_id", maintain_order=True).agg(
-        pl.col("run").first(), pl.col("created_ms").first(),
-        pl.col("line").str.join("\n"),
-        pl.len().alias("requests"),
-        *(pl.col(f"{b}_tokens").sum() for b in ("input", "output", "cache_read", "cache_write")),
-        pl.col("duration_ms").sum(),
-    ).with_columns(
-        created=pl.from_epoch("created_ms", time_unit="ms").dt.replace_time_zone("UTC")
-        .dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
-    del df
-    written = 0
-    for row in per_run.iter_rows(named=True):
-        run_dir = landing / "bench__year" / f"run-{row['run_id']}"
-        tokens = (row["input_tokens"] + row["output_tokens"] + row["cache_read_tokens"]
-                  + row["cache_write_tokens"])
-        repo = f"bench/service-{row['run'] % REPOS}"
-        summary = {
-            "run_id": row["run_id"],
-            "run": {
-                "databaseId": row["run_id"], "number": index * runs + row["run"] + 1,
-                "url": f"https://github.com/{repo}/actions/runs/{row['run_id']}",
-                "status": "completed", "conclusion": "success",
-                "workflowName": f"Bench Agent {row['run'] % WORKFLOWS}",
-                "createdAt": row["created"], "attempt": 1, "repository": repo,
-                "actor": "bench", "Duration": row["duration_ms"] * 1_000_000,
-                "TokenUsage": tokens, "Turns": row["requests"],
-            },
-            "token_usage_summary": {
-                "total_input_tokens": row["input_tokens"],
-                "total_output_tokens": row["output_tokens"],
-                "total_cache_read_tokens": row["cache_read_tokens"],
-                "total_cache_write_tokens": row["cache_write_tokens"],
-                "total_requests": row["requests"],
-                "total_duration_ms": row["duration_ms"],
-            },
-        }
-        token_file = run_dir / CANONICAL_TOKEN_USAGE
-        token_file.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(summary)
-        (run_dir / RUN_SUMMARY).write_text(text, encoding="utf-8")
-        data = (row["line"] + "\n").encode()
-        token_file.write_bytes(data)
-        written += len(text) + len(data)
+    _, written = write_run_folders(landing / "bench__year",
+                                   day_requests(index, day, runs, records),
+                                   first_number=index * runs + 1, indent=None)
     return written
 
 

@@ -189,47 +189,37 @@ def token_lines_of_files(files: Sequence[TokenFile]) -> pl.DataFrame:
     cost (a day of 2,000 runs paid ~9 small queries per file). A file that is not valid UTF-8
     (rare) takes the per-line path alone.
     """
-    texts: list[str] = []
-    refs: list[str] = []
-    sources: list[str] = []
-    ranks: list[int] = []
-    slow: dict[int, pl.DataFrame] = {}
-    for position, f in enumerate(files):
+    decoded: list[tuple[str, str, int, str]] = []  # (run ref, source, rank, text)
+    slow: list[pl.DataFrame] = []
+    for f in files:
         try:
-            text = f.data.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
+            decoded.append((f.run_ref, f.source, f.rank,
+                            f.data.removeprefix(b"\xef\xbb\xbf").decode("utf-8")))
         except UnicodeDecodeError:
-            slow[position] = token_lines_frame(f.run_ref, f.source, f.data, f.rank)
-            continue
-        texts.append(text)
-        refs.append(f.run_ref)
-        sources.append(f.source)
-        ranks.append(f.rank)
+            slow.append(token_lines_frame(f.run_ref, f.source, f.data, f.rank))
     fast = (
-        pl.DataFrame({"_fid": pl.Series(range(len(texts)), dtype=pl.Int64), "_raw": texts})
-        .select("_fid", pl.col("_raw").str.split("\n"))
+        pl.DataFrame(decoded, orient="row", schema={
+            "_run_ref": pl.String, "_source": pl.String, "_file_rank": pl.Int32,
+            "_raw": pl.String})
+        .with_row_index("_fid")
+        .with_columns(pl.col("_raw").str.split("\n"))
         .with_columns(pl.int_ranges(1, pl.col("_raw").list.len() + 1, dtype=pl.Int64)
                       .alias("_line"))
-        .explode("_raw", "_line")
+        .explode("_raw", "_line")  # a row per line; the file's columns repeat
         .with_columns(pl.col("_raw").str.strip_suffix("\r"))
         # Only JSON whitespace makes a line blank; other control characters stay (and are
         # quarantined as invalid JSON), never dropped.
         .filter(pl.col("_raw").str.strip_chars(" \t\r\n") != "")
         .select(
-            pl.col("_fid").replace_strict(range(len(refs)), refs, return_dtype=pl.String)
-            .alias("_run_ref"),
-            pl.col("_fid").replace_strict(range(len(sources)), sources, return_dtype=pl.String)
-            .alias("_source"),
-            "_line",
-            pl.col("_fid").replace_strict(range(len(ranks)), ranks, return_dtype=pl.Int32)
-            .alias("_file_rank"),
+            "_run_ref", "_source", "_line", "_file_rank",
             (pl.col("_fid") != pl.col("_fid").shift(-1)).fill_null(True).alias("_is_last_line"),
             "_raw",
             pl.lit(None, pl.String).alias("_decode_error"),
         )
-    ) if texts else pl.DataFrame(schema=RAW_TOKEN_LINES_SCHEMA)
+    )
     # Files that needed the per-line path come last: the lake sorts every dataset, so the raw
     # row order only has to be deterministic.
-    return pl.concat([fast, *slow.values()]) if slow else fast
+    return pl.concat([fast, *slow]) if slow else fast
 
 
 def unreadable_token_file(run_ref: str, source: str, rank: int, error: str) -> pl.DataFrame:

@@ -58,34 +58,31 @@ def extract_fields(
                 if path not in paths:
                     paths.append(path)
                 candidates[name].append((index, paths.index(path)))
+    json_columns = [c for c, _ in columns]
     if df.height <= SMALL_FRAME_ROWS:
-        return _extract_small(df, text_column, columns, candidates, names)
-    lists = []
-    for k, (column, paths) in enumerate(columns):
-        if not paths:
-            continue
-        valid = "_json_ok" if column == text_column else f"json_valid({column})"
-        # `json_extract_string` with the list of paths: one parse for all of them. (Not
-        # `from_json` into VARCHARs, which is no faster here and writes some numbers
-        # differently: 1e21 as '1e+21', 0.00001 as '1e-05'.)
-        listed = ", ".join(_path_literal(p) for p in paths)
-        lists.append(f"CASE WHEN _json_ok AND {valid} THEN "
-                     f"json_extract_string({column}, [{listed}]) END AS _values_{k}")
+        # Trimmed lists from DuckDB, the values picked in polars.
+        lists = _run(df, text_column, json_columns,
+                     _value_lists(text_column, columns, trim_each=True), None)
 
-    def value(index: int, position: int) -> str:
-        return f"_values_{index}[{position + 1}]"
+        def listed(index: int, position: int) -> pl.Expr:
+            return pl.col(f"_values_{index}").list.get(position, null_on_oob=True)
 
-    # DuckDB's trim (Unicode spaces too); a blank string counts as absent, so the next
-    # candidate gets its turn: Go writes "" for unset string fields, which must not hide the
-    # value in aw_info.json. The picking happens in SQL too, so only plain text columns cross
-    # into polars (lists of 30 strings a row cost more to hand over than to parse).
-    picked = [
-        "coalesce(" + ", ".join(f"nullif(trim({value(i, p)}), '')"
-                                for i, p in candidates[n]) + f") AS \"{n}\""
-        if candidates[n] else f"NULL::VARCHAR AS \"{n}\""
-        for n in names
-    ]
-    out = _run(df, text_column, [c for c, _ in columns], lists, picked)
+        out = lists.select("_json_ok", "_json_type", *[
+            pl.coalesce([listed(i, p) for i, p in candidates[n]] or [pl.lit(None)])
+            .cast(pl.String).alias(n) for n in names])
+    else:
+        # DuckDB's trim (Unicode spaces too); a blank string counts as absent, so the next
+        # candidate gets its turn: Go writes "" for unset string fields, which must not hide
+        # the value in aw_info.json. Picked in SQL, so only plain text columns cross into
+        # polars (lists of 30 strings a row cost more to hand over than to parse).
+        picked = [
+            "coalesce(" + ", ".join(f"nullif(trim(_values_{i}[{p + 1}]), '')"
+                                    for i, p in candidates[n]) + f") AS \"{n}\""
+            if candidates[n] else f"NULL::VARCHAR AS \"{n}\""
+            for n in names
+        ]
+        out = _run(df, text_column, json_columns,
+                   _value_lists(text_column, columns, trim_each=False), picked)
     return df.drop([n for n in names if n in df.columns]).hstack(out)
 
 
@@ -97,42 +94,38 @@ def extract_fields(
 SMALL_FRAME_ROWS = 20_000
 
 
-def _extract_small(df: pl.DataFrame, text_column: str, columns: list[tuple[str, list[str]]],
-                   candidates: dict[str, list[tuple[int, int]]],
-                   names: list[str]) -> pl.DataFrame:
-    lists = []
+def _value_lists(text_column: str, columns: list[tuple[str, list[str]]],
+                 trim_each: bool) -> dict[str, str]:
+    """`_values_<k>`: the SQL of the list of every path's text from JSON column k.
+
+    `json_extract_string` with the list of paths reads them all from one parse. (Not
+    `from_json` into VARCHARs, which is no faster here and writes some numbers differently:
+    1e21 as '1e+21', 0.00001 as '1e-05'.) `trim_each`: DuckDB's trim, a blank string absent.
+    """
+    lists = {}
     for k, (column, paths) in enumerate(columns):
         if not paths:
             continue
-        listed = ", ".join(_path_literal(p) for p in paths)
         valid = "_json_ok" if column == text_column else f"json_valid({column})"
-        # The same values as the SQL picking: DuckDB's trim, a blank string is absent.
-        lists.append(f"CASE WHEN _json_ok AND {valid} THEN list_transform("
-                     f"json_extract_string({column}, [{listed}]), "
-                     f"lambda x: nullif(trim(x), '')) END AS _values_{k}")
-    out = _run(df, text_column, [c for c, _ in columns], lists, [])
-
-    def value(index: int, position: int) -> pl.Expr:
-        return pl.col(f"_values_{index}").list.get(position, null_on_oob=True).cast(pl.String)
-
-    picked = [pl.coalesce([value(i, p) for i, p in candidates[n]] or [pl.lit(None)])
-              .cast(pl.String).alias(n) for n in names]
-    out = out.select("_json_ok", "_json_type", *picked)
-    return df.drop([n for n in names if n in df.columns]).hstack(out)
+        values = f"json_extract_string({column}, [{', '.join(map(_path_literal, paths))}])"
+        if trim_each:
+            values = f"list_transform({values}, lambda x: nullif(trim(x), ''))"
+        lists[f"_values_{k}"] = f"CASE WHEN _json_ok AND {valid} THEN {values} END"
+    return lists
 
 
-def _run(df: pl.DataFrame, text_column: str, json_columns: list[str], values: list[str],
-         picked: list[str]) -> pl.DataFrame:
-    """`_json_ok`, `_json_type`, then the `picked` columns (else the `values` columns), in
+def _run(df: pl.DataFrame, text_column: str, json_columns: list[str], values: dict[str, str],
+         picked: list[str] | None) -> pl.DataFrame:
+    """`_json_ok`, `_json_type`, then the `picked` columns (else the `values` lists), in
     `df`'s order."""
-    wanted = picked or [v.rsplit(" AS ", 1)[1] for v in values]  # the value lists' names
+    wanted = picked or list(values)
     query = f"""
         WITH t AS (SELECT *, coalesce(json_valid({text_column}), false) AS _json_ok FROM src),
         v AS (SELECT *, CASE WHEN NOT _json_ok THEN NULL
                              -- valid JSON opening with '{{' is an object: no second parse
                              WHEN starts_with(ltrim({text_column}, ' \t\r\n'), '{{')
                              THEN 'OBJECT' ELSE json_type({text_column}) END AS _json_type
-                     {"".join(", " + x for x in values)}
+                     {"".join(f", {sql} AS {alias}" for alias, sql in values.items())}
               FROM t)
         SELECT _i, _json_ok, _json_type{"".join(", " + x for x in wanted)}
         FROM v

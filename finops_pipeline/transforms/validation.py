@@ -74,9 +74,9 @@ def _passing_rows(df: pl.DataFrame, model: type[pa.DataFrameModel]) -> pl.Series
 
     def add(out: pl.LazyFrame | bool, ignore_na: bool) -> bool:
         if isinstance(out, bool):
-            return out  # a frame-level answer: pandera must judge it
-        column = pl.col(out.collect_schema().names()[0]) if len(out.collect_schema()) == 1 \
-            else pl.all_horizontal(pl.all())
+            return out  # a frame-level answer: a failure is pandera's to report
+        names = out.collect_schema().names()
+        column = pl.col(names[0]) if len(names) == 1 else pl.all_horizontal(pl.all())
         ok = (column | column.is_null()) if ignore_na else column.fill_null(False)
         parts.append(out.select(ok.alias(f"_ok{len(parts)}")))
         return True
@@ -94,7 +94,7 @@ def _passing_rows(df: pl.DataFrame, model: type[pa.DataFrameModel]) -> pl.Series
         if check.element_wise or not add(_check_output(check, lf, "*"), check.ignore_na):
             return None
     if not parts:
-        return pl.Series([True] * df.height)
+        return pl.repeat(True, df.height, eager=True)
     return pl.concat(parts, how="horizontal").select(
         pl.all_horizontal(pl.all())).collect().to_series()
 
