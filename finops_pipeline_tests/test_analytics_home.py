@@ -3,6 +3,7 @@ that span days or have no day at all."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import shutil
 import warnings
@@ -140,7 +141,7 @@ def run_spans(requests: pl.DataFrame) -> pl.DataFrame:
 
 
 SPANS = Table("toy_run_spans", ("repo", "run_id"), "Runs with their request span (test).",
-              ("llm_requests",), run_spans, replace_key=("repo", "run_id"))
+              ("llm_requests",), run_spans, replace_key=("repo", "run_id"), details=True)
 
 
 def test_a_table_without_day_is_replaced_by_its_key(tmp_path: Path):
@@ -164,6 +165,12 @@ def test_a_table_without_day_is_replaced_by_its_key(tmp_path: Path):
         load_lake_days(con, paths, [DAYS[1]], [SPANS])
     assert sql(root, "SELECT run_id, requests FROM toy_run_spans ORDER BY run_id").rows() == [
         (1, 2), (3, 1)]
+    # The day loads leave per-request details unread unless a table asks for them; one that
+    # reads them without asking is told how to ask.
+    undeclared = dataclasses.replace(SPANS, details=False)
+    with (pytest.raises(ValueError, match=r"details=True"),
+          open_for_update(paths, (*TABLES, undeclared)) as con):
+        load_lake_days(con, paths, [DAYS[1]], [undeclared])
 
 
 def test_rows_outside_the_load_roll_the_whole_load_back(tmp_path: Path):

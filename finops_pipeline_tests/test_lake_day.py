@@ -8,6 +8,8 @@ from pathlib import Path
 
 import polars as pl
 
+from finops_pipeline.lake import DataPaths, write_sorted_parquet_atomic
+from finops_pipeline.schemas.datasets import DATASETS
 from finops_pipeline.sources.gh_aw_logs import LogsIndex, discover, extract_day
 from finops_pipeline.transforms.lake_day import LakeDay, build_source_day, combine
 from finops_pipeline_tests.builders import (
@@ -193,13 +195,19 @@ def test_rebuilding_a_day_gives_the_same_rows(tmp_path):
     write_run_folder(land, 2, "2024-05-01T11:00:00Z",
                      records=[token_record(request_id="b"), token_record(request_id="a")])
     write_run_folder(land, 1, "2024-05-01T10:00:00Z", records=[token_record(request_id="c")])
-    # The day's files come out of `combine`, which sorts every dataset once.
-    first = combine([_build(land, tmp_path)], priority=[SRC])
-    second = combine([_build(land, tmp_path)], priority=[SRC])
-    assert first.workflow_runs.equals(second.workflow_runs)
-    assert first.llm_requests.equals(second.llm_requests)
-    assert first.llm_requests.select("run_id", "request_id").rows() == [
-        (1, "c"), (2, "a"), (2, "b")]
+    # The day's files are written sorted by each dataset's `sort` (lake.py), once.
+    paths = DataPaths(tmp_path / "data")
+    written = []
+    for n in (1, 2):
+        day = combine([_build(land, tmp_path)], priority=[SRC])
+        for name in ("workflow_runs", "llm_requests"):
+            write_sorted_parquet_atomic(paths, day.data[name], DATASETS[name].sort,
+                                        tmp_path / f"{name}-{n}.parquet")
+        written.append([(tmp_path / f"{name}-{n}.parquet").read_bytes()
+                        for name in ("workflow_runs", "llm_requests")])
+    assert written[0] == written[1]
+    assert pl.read_parquet(tmp_path / "llm_requests-1.parquet").select(
+        "run_id", "request_id").rows() == [(1, "c"), (2, "a"), (2, "b")]
 
 
 def test_parsing_in_chunks_gives_the_same_day_as_one_pass(tmp_path, monkeypatch):

@@ -63,6 +63,9 @@ class Dataset:
         raw_kinds: the raw kinds (schemas/raw.py) whose rows feed this dataset.
         priced: requests with provider, model, day and token buckets: priced at lake time.
         description: what one row is, for the asset and the catalog.
+        detail_columns: per-row detail that only the lake view of the fact table serves:
+            the warehouse's day loads (KPIs) do not read these columns, so a big day is not
+            held in memory with them (2M requests: ~0.5 GB of ids, paths and timestamps).
     """
 
     name: str
@@ -73,6 +76,7 @@ class Dataset:
     raw_kinds: tuple[str, ...]
     description: str
     priced: bool = False
+    detail_columns: tuple[str, ...] = ()
 
     @property
     def public_columns(self) -> list[str]:
@@ -99,6 +103,13 @@ LLM_REQUESTS = Dataset(
     key=("repo", "run_id", "request_id"), sort=("source", "repo", "run_id", "request_id"),
     # Requests join their run by `_run_ref`; `skips` say why a run gave no requests.
     model=LlmRequests, raw_kinds=("token_usage", "skips"), priced=True,
+    detail_columns=(
+        "request_id", "timestamp", "path", "x_initiator", "schema_version", "token_rule",
+        "streaming", "response_bytes", "ai_credits_pricing_source", "ai_credits_pricing_tier",
+        "ai_credits_accounting_policy", "ai_credits_dynamic_selector",
+        "ai_credits_pricing_observed_at", "ai_credits_pricing_api_version",
+        "ai_credits_pricing_discount_percent", "ai_credits_fallback_pricing_used",
+        "_source", "_line", "_file_rank"),
     description="One row per LLM request (repo, run_id, request_id), disjoint token buckets.",
 )
 PULL_REQUESTS = Dataset(
@@ -149,7 +160,7 @@ def _check_registry() -> None:
         if unknown:
             raise ValueError(f"dataset {d.name}: unknown raw kinds {sorted(unknown)}")
         # Every row says its day (the partition) and its source (priority, the books).
-        missing = ({"day", "source"} | set(d.key) | set(d.sort)) - set(d.schema)
+        missing = ({"day", "source", *d.key, *d.sort, *d.detail_columns}) - set(d.schema)
         if missing:
             raise ValueError(f"dataset {d.name}: columns {sorted(missing)} not in its schema")
 

@@ -10,8 +10,11 @@ Adding a kind is one entry here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 import polars as pl
+
+Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 
 
 @dataclass(frozen=True)
@@ -21,20 +24,30 @@ class RawKind:
     name: str
     schema: dict[str, pl.DataType]
     description: str
+    # A kind whose day can be larger than memory should hold (a line per LLM request) is read
+    # back lazily (`pl.LazyFrame`), so its reader takes it a chunk at a time.
+    streamed: bool = False
 
     def empty(self) -> pl.DataFrame:
         return pl.DataFrame(schema=self.schema)
 
-    def conform(self, df: pl.DataFrame) -> pl.DataFrame:
+    def conform(self, df: Frame) -> Frame:
         """A raw frame written by an older version, with columns added since as nulls."""
         return with_missing_columns(df, self.schema)
 
 
-def with_missing_columns(df: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+def with_missing_columns(df: Frame, schema: dict[str, pl.DataType]) -> Frame:
     """`df` with the columns of `schema` it lacks (a file written by an older version) as nulls."""
-    missing = [pl.lit(None, dtype).alias(c) for c, dtype in schema.items()
-               if c not in df.columns]
+    present = df.collect_schema().names() if isinstance(df, pl.LazyFrame) else df.columns
+    missing = [pl.lit(None, dtype).alias(c) for c, dtype in schema.items() if c not in present]
     return df.with_columns(missing) if missing else df
+
+
+def raw_rows(frame: pl.DataFrame | pl.LazyFrame) -> int:
+    """Rows of a raw frame, eager or lazy (a lazy scan counts from the file's metadata)."""
+    if isinstance(frame, pl.LazyFrame):
+        return frame.select(pl.len()).collect().item()
+    return frame.height
 
 
 RUNS = RawKind("runs", {
@@ -55,7 +68,7 @@ TOKEN_USAGE = RawKind("token_usage", {
     "_is_last_line": pl.Boolean(),  # a truncated last line is the writer's known failure mode
     "_raw": pl.String(),
     "_decode_error": pl.String(),
-}, "api-proxy token-usage.jsonl lines, one row per non-blank line")
+}, "api-proxy token-usage.jsonl lines, one row per non-blank line", streamed=True)
 PULL_REQUESTS = RawKind("pull_requests", {
     "_source": pl.String(), "_line": pl.Int64(), "_raw": pl.String(),
 }, "Copilot coding-agent pull requests as JSON objects")

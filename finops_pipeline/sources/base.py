@@ -45,11 +45,15 @@ class SourceDay:
 
     Attributes:
         frames: raw frames by kind (a kind of `Source.raw_kinds`, in its schemas/raw.py schema);
-            None when the day was not delivered, so the slice delivered before is kept.
+            None when the day was not delivered, so the slice delivered before is kept. A
+            LazyFrame is streamed to the raw file when the day is written (a day of token
+            lines need not fit in memory).
         figures: counts for the run's metadata (runs, token lines, files, ...); the first is
             the headline, the asset's `dagster/row_count`.
         problems: human-readable notes free of secrets (a run skipped, an artifact expired).
         error: why the day was not delivered; the source's check fails when set.
+        counted: figures that are the rows written of a raw kind ({figure: kind}), filled in
+            when the frames are written: how a streamed frame is counted.
     """
 
     day: dt.date
@@ -57,6 +61,7 @@ class SourceDay:
     figures: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     error: str | None = None
+    counted: dict[str, str] = field(default_factory=dict)
 
 
 @runtime_checkable

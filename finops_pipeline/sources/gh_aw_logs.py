@@ -33,7 +33,7 @@ from typing import Any
 import polars as pl
 
 from finops_pipeline.config import Settings
-from finops_pipeline.lake import DataPaths
+from finops_pipeline.lake import DataPaths, lazy_from_batches
 from finops_pipeline.schemas.gh_aw_layout import (
     AGENT_USAGE,
     AW_INFO,
@@ -86,11 +86,30 @@ class Discovery:
 
 @dataclass
 class DayExtract:
-    """A day's raw rows from this source, plus what could not be read at all."""
+    """A day's raw runs, the token files of those runs, and how many files the day read.
+
+    The token lines are read from `token_files` when asked for: streamed a batch of files at
+    a time (`token_lines_lazy`, what the source delivers) or whole (`token_lines`).
+    """
 
     runs: pl.DataFrame
-    token_lines: pl.DataFrame
+    token_files: list[tuple[str, Path, int]]  # (run ref, file, rank)
     files: int
+
+    def token_line_batches(self) -> Iterator[pl.DataFrame]:
+        return _token_line_batches(self.token_files)
+
+    @property
+    def token_lines(self) -> pl.DataFrame:
+        """Every token line of the day in one frame."""
+        return pl.concat([*self.token_line_batches(),
+                          pl.DataFrame(schema=RAW_TOKEN_LINES_SCHEMA)])
+
+    def token_lines_lazy(self) -> pl.LazyFrame:
+        """The token lines as a LazyFrame that reads the files a batch at a time when it is
+        collected or sunk, so writing the day holds one batch, not the day."""
+        return lazy_from_batches(self.token_line_batches, RAW_TOKEN_LINES_SCHEMA,
+                                 "gh_aw_logs token files")
 
 
 def landing_dir(paths: DataPaths) -> Path:
@@ -319,7 +338,7 @@ def extract_day(index: LogsIndex, day: dt.date) -> DayExtract:
             else:
                 run_rows.append(_raw_run(path, line, shape, f"{path}#{number}", obj, None, 0))
     runs_df = pl.DataFrame(run_rows, schema=RAW_RUNS_SCHEMA)
-    return DayExtract(runs_df, _token_lines(token_files), files)
+    return DayExtract(runs_df, token_files, files)
 
 
 def _created_at_text(obj: Any) -> str | None:
@@ -342,25 +361,27 @@ def _raw_run(path: Path, line: int, shape: str, ref: str, obj: Any, aw_info: str
 BATCH_BYTES = 128 * 1024 * 1024
 
 
-def _token_lines(token_files: Sequence[tuple[str, Path, int]]) -> pl.DataFrame:
-    """Raw token-usage rows of every (run ref, file, rank), in that order."""
-    frames: list[pl.DataFrame] = []
+def _token_line_batches(token_files: Sequence[tuple[str, Path, int]]) -> Iterator[pl.DataFrame]:
+    """Raw token-usage rows of every (run ref, file, rank), in that order, a batch of files
+    (or one unreadable file) per frame."""
     batch: list[TokenFile] = []
     size = 0
     for ref, path, rank in token_files:
         try:
             data = path.read_bytes()
         except OSError as exc:
-            frames.append(unreadable_token_file(ref, str(path), rank, str(exc)))
+            if batch:  # keep the order of the files
+                yield token_lines_of_files(batch)
+                batch, size = [], 0
+            yield unreadable_token_file(ref, str(path), rank, str(exc))
             continue
         batch.append(TokenFile(ref, str(path), rank, data))
         size += len(data)
         if size >= BATCH_BYTES:
-            frames.append(token_lines_of_files(batch))
+            yield token_lines_of_files(batch)
             batch, size = [], 0
     if batch:
-        frames.append(token_lines_of_files(batch))
-    return pl.concat(frames) if frames else pl.DataFrame(schema=RAW_TOKEN_LINES_SCHEMA)
+        yield token_lines_of_files(batch)
 
 
 class GhAwLogsSource:
@@ -395,6 +416,9 @@ class GhAwLogsSource:
                     f"{found.run_dirs_without_summary[0]}")
         for day in days:
             ex = extract_day(index, day)
-            yield SourceDay(day, {"runs": ex.runs, "token_usage": ex.token_lines},
-                            figures={"runs": ex.runs.height, "token_lines": ex.token_lines.height,
-                                     "files": ex.files})
+            # The token lines stream from their files to the raw slice as it is written, and
+            # are counted then.
+            yield SourceDay(day, {"runs": ex.runs, "token_usage": ex.token_lines_lazy()},
+                            figures={"runs": ex.runs.height, "token_lines": 0,
+                                     "files": ex.files},
+                            counted={"token_lines": "token_usage"})

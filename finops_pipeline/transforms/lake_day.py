@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from finops_pipeline.schemas.datasets import DATASETS, INGEST_LOG, QUARANTINE_SCHEMA
-from finops_pipeline.schemas.raw import RAW_KINDS
+from finops_pipeline.schemas.raw import RAW_KINDS, raw_rows
 from finops_pipeline.transforms.accounting import Normalized, dedupe
 from finops_pipeline.transforms.agent_events import normalize_agent_events
 from finops_pipeline.transforms.billing import normalize_billing_usage
@@ -52,7 +52,11 @@ if sorted(_written) != sorted(DATASETS):
 
 @dataclass(frozen=True)
 class LakeDay:
-    """A day's lake content: one frame per dataset, its quarantine, and the accounting."""
+    """A day's lake content: one frame per dataset, its quarantine, and the accounting.
+
+    The datasets' rows are in no particular order (the lake writes each day file sorted by
+    `Dataset.sort`); quarantine and ingest_log are sorted.
+    """
 
     data: dict[str, pl.DataFrame]
     quarantine: dict[str, pl.DataFrame]
@@ -85,12 +89,14 @@ def empty_outputs(normalizer: Normalizer) -> dict[str, Normalized]:
                              0, 0, 0) for name in normalizer.writes}
 
 
-def build_source_day(raw: Mapping[str, pl.DataFrame], day: dt.date, source: str) -> LakeDay:
+def build_source_day(raw: Mapping[str, pl.DataFrame | pl.LazyFrame], day: dt.date,
+                     source: str) -> LakeDay:
     """Parse, validate, normalize and de-duplicate one source's raw rows of one day.
 
     Args:
         raw: the source's raw frames by kind, for the kinds it writes (schemas/raw.py); a kind
-            it writes but did not deliver that day may be missing and counts as empty.
+            it writes but did not deliver that day may be missing and counts as empty. A
+            streamed kind (`RawKind.streamed`) may be a LazyFrame.
         day: the partition day.
         source: the source name recorded on every row.
     """
@@ -104,7 +110,7 @@ def build_source_day(raw: Mapping[str, pl.DataFrame], day: dt.date, source: str)
         # most sources) skips the normalizer's fixed cost (~0.1 s of queries each; a year's
         # backfill pays it per source and day). The result is what the normalizer returns for
         # empty input (tested).
-        outputs = (empty_outputs(normalizer) if all(f.height == 0 for f in frames.values())
+        outputs = (empty_outputs(normalizer) if all(raw_rows(f) == 0 for f in frames.values())
                    else normalizer.run(frames, day, source))
         for name, out in outputs.items():
             data[name], quarantine[name] = out.rows, out.rejected
@@ -113,7 +119,7 @@ def build_source_day(raw: Mapping[str, pl.DataFrame], day: dt.date, source: str)
 
 
 def combine(days: Sequence[LakeDay], priority: Sequence[str] = ()) -> LakeDay:
-    """Union the sources of one day into the day's lake files (sorted, so re-runs match).
+    """Union the sources of one day into the day's lake content.
 
     A row delivered by two sources is kept once, from the source listed first in `priority`
     (the source registry's order), and counted as a duplicate of the source whose copy was
@@ -133,7 +139,8 @@ def combine(days: Sequence[LakeDay], priority: Sequence[str] = ()) -> LakeDay:
                                 on=[*dataset.key, "source"], how="anti")
                         .group_by("source").agg(pl.len().alias("_lost"))
                         .with_columns(pl.lit(name).alias("dataset")))
-        data[name] = kept.drop("_sp").sort(dataset.sort)
+        # Not sorted here: the lake writes the file sorted, without a second copy of the day.
+        data[name] = kept.drop("_sp")
         qs = [d.quarantine[name] for d in days if name in d.quarantine]
         quarantine[name] = (pl.concat(qs).sort("source", "_source", "_line", nulls_last=True)
                             if qs else pl.DataFrame(schema=QUARANTINE_SCHEMA))

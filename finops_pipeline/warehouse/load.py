@@ -24,8 +24,9 @@ import duckdb
 import polars as pl
 
 from finops_pipeline.config import FileConfig
-from finops_pipeline.lake import DataPaths, read_parquet_or_none
+from finops_pipeline.lake import DataPaths
 from finops_pipeline.schemas.datasets import LAKE_DATASETS
+from finops_pipeline.schemas.raw import with_missing_columns
 from finops_pipeline.warehouse.lake_views import pin_day
 from finops_pipeline.warehouse.schema import KEY_LEDGER
 from finops_pipeline.warehouse.tables import Table, table, tables
@@ -134,14 +135,33 @@ def replace_day(con: duckdb.DuckDBPyConnection, day: dt.date,
 
 
 def read_lake_day(paths: DataPaths, dataset: str, day: dt.date,
-                  path: Path | None = None) -> pl.DataFrame:
+                  path: Path | None = None, details: bool = True) -> pl.DataFrame:
     """A dataset's lake file of `day` (or the pinned copy at `path`) in the current schema;
-    an empty frame, with a warning, when there is none."""
-    df = read_parquet_or_none(path or paths.lake_file(dataset, day))
-    if df is None:
+    an empty frame, with a warning, when there is none. Without `details`, the dataset's
+    `detail_columns` are left unread (and absent)."""
+    d = LAKE_DATASETS[dataset]
+    schema = d.schema if details else {c: t for c, t in d.schema.items()
+                                        if c not in d.detail_columns}
+    file = path or paths.lake_file(dataset, day)
+    if not file.is_file():
         log.warning("no lake file for %s on %s; loading it as empty", dataset, day)
-        return LAKE_DATASETS[dataset].empty()
-    return LAKE_DATASETS[dataset].conform(df)
+        return pl.DataFrame(schema=schema)
+    present = set(pl.read_parquet_schema(file))
+    df = pl.read_parquet(file, columns=[c for c in schema if c in present])
+    return with_missing_columns(df, schema).select(list(schema))
+
+
+def _build_from_lake(t: Table, inputs: Mapping[str, pl.DataFrame],
+                     config: FileConfig) -> pl.DataFrame:
+    try:
+        return t.run(*(inputs[r] for r in t.reads), config=config)
+    except pl.exceptions.ColumnNotFoundError as exc:
+        details = {c for r in t.reads for c in LAKE_DATASETS[r].detail_columns}
+        if t.details or not any(c in str(exc) for c in details):
+            raise
+        raise ValueError(f"table {t.name} reads a detail column of {', '.join(t.reads)} "
+                         f"(Dataset.detail_columns); declare it with Table(..., details=True)"
+                         f": {exc}") from exc
 
 
 def load_lake_days(con: duckdb.DuckDBPyConnection, paths: DataPaths,
@@ -157,6 +177,8 @@ def load_lake_days(con: duckdb.DuckDBPyConnection, paths: DataPaths,
     chosen = [t for t in (registered or tables()) if t.from_lake]
     needed = sorted({r for t in chosen for r in t.reads})
     pinned = {t.reads[0] for t in chosen if t.storage == "lake_view"}
+    # Per-request details (ids, paths, timestamps) are read only for a table that asks.
+    detailed = {r for t in chosen if t.details for r in t.reads}
     report = []
     now = dt.datetime.now(dt.UTC)
     for start in range(0, len(days), BATCH_DAYS):
@@ -171,12 +193,13 @@ def load_lake_days(con: duckdb.DuckDBPyConnection, paths: DataPaths,
                 inputs = {}
                 for name in needed:
                     path = pin_day(con, paths, name, day, now) if name in pinned else None
-                    inputs[name] = read_lake_day(paths, name, day, path)
+                    inputs[name] = read_lake_day(paths, name, day, path,
+                                                 details=name in detailed)
                 for t in chosen:
                     if t.storage == "lake_view":
                         counts[t.name] = inputs[t.reads[0]].height
                         continue
-                    rows = t.run(*(inputs[r] for r in t.reads), config=config or FileConfig())
+                    rows = _build_from_lake(t, inputs, config or FileConfig())
                     if t.daily:
                         check_units(t, rows, _days_frame([day]))
                         pending.setdefault(t.name, []).append(rows)

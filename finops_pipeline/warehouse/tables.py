@@ -88,6 +88,9 @@ class Table:
             days, its last 10 at most), shown in the asset's metadata: the top anomalies,
             the largest savings.
         replace_key: the columns a load replaces; `("day",)` unless the table has no day.
+        details: its builder reads the per-row detail columns of a lake dataset it reads
+            (`Dataset.detail_columns`: request ids, timestamps, paths). The day loads leave
+            them unread unless a table asks: a big day is then held without them.
     """
 
     name: str
@@ -101,6 +104,7 @@ class Table:
     configured: bool = False
     replace_key: tuple[str, ...] = ("day",)
     preview: str | None = None
+    details: bool = False
 
     @property
     def daily(self) -> bool:

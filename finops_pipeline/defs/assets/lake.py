@@ -23,7 +23,13 @@ from finops_pipeline.defs.assets.common import (
 from finops_pipeline.defs.assets.sources import source_key
 from finops_pipeline.defs.partitions import daily_partitions
 from finops_pipeline.defs.resources import FinopsConfig
-from finops_pipeline.lake import DataPaths, read_raw_day, write_or_remove, write_parquet_atomic
+from finops_pipeline.lake import (
+    DataPaths,
+    read_raw_day,
+    write_or_remove,
+    write_parquet_atomic,
+    write_sorted_parquet_atomic,
+)
 from finops_pipeline.pricing import price_requests, unpriced_summary
 from finops_pipeline.schemas.datasets import DATASETS, INGEST_LOG, LAKE_DATASETS
 from finops_pipeline.sources.base import Source
@@ -67,8 +73,9 @@ def write_lake_days(paths: DataPaths, days: Sequence[dt.date], sources: Sequence
         for d in PRICED:  # priced at lake time: re-materializing a day re-prices it
             data[d.name] = price_requests(data[d.name], prices)
             unpriced[d.name].append(unpriced_summary(data[d.name]))
-        for name, df in {**data, INGEST_LOG.name: built.ingest_log}.items():
-            write_parquet_atomic(paths, df, paths.lake_file(name, day))
+        for name, df in data.items():  # sorted, so a re-run writes the same file
+            write_sorted_parquet_atomic(paths, df, DATASETS[name].sort, paths.lake_file(name, day))
+        write_parquet_atomic(paths, built.ingest_log, paths.lake_file(INGEST_LOG.name, day))
         for name, df in built.quarantine.items():
             write_or_remove(paths, df, paths.quarantine_file(name, day))
         row = _day_figures(day, data, built.ingest_log,

@@ -70,10 +70,10 @@ def build_source_asset(source: Source) -> dg.AssetsDefinition:
                     errors.append(got.error or "not delivered")
                     context.log.warning(f"{where}: FAILED, earlier data kept: {got.error}")
                     continue
-                write_raw_day(paths, source.name, got.day, got.frames)
-                rows.append({"day": got.day.isoformat(), **got.figures})
-                context.log.info(f"{where}: "
-                                 + ", ".join(f"{k} {v}" for k, v in got.figures.items()))
+                written = write_raw_day(paths, source.name, got.day, got.frames)
+                figures = got.figures | {f: written[k] for f, k in got.counted.items()}
+                rows.append({"day": got.day.isoformat(), **figures})
+                context.log.info(f"{where}: " + ", ".join(f"{k} {v}" for k, v in figures.items()))
         per_day = pl.DataFrame(rows)
         totals = {k: int(per_day[k].sum()) for k in per_day.columns if k != "day"}
         first_total = next(iter(totals.values()), 0)
