@@ -66,11 +66,13 @@ def normalize_runs_and_requests(raw: Mapping[str, pl.DataFrame | pl.LazyFrame], 
     # the text fields extracted from a chunk (~30 string columns) are freed before the next.
     # Each chunk's typed requests wait compressed (~10 MB per 250k requests, against ~100 MB
     # as a frame plus what parsing the next chunks leaves behind in the heap) and are
-    # decoded once, into one compact frame, when every chunk is parsed.
-    rejected, packed = [], []
+    # decoded once, when every chunk is parsed.
+    rejected, packed, files = [], [], []
     for start in range(0, max(lines_in, 1), CHUNK_LINES):
-        chunk = parse_requests(raw_lines.slice(start, CHUNK_LINES).collect(), parsed_runs.refs,
-                               day, source)
+        lines = raw_lines.slice(start, CHUNK_LINES).collect()
+        files.append(lines.get_column("_source").unique())
+        chunk = parse_requests(lines, parsed_runs.refs, day, source)
+        del lines
         rejected.append(chunk.rejected)
         # A day of one chunk has nothing to wait for: it stays a frame.
         packed.append(chunk.requests if lines_in <= CHUNK_LINES else _pack(chunk.requests))
@@ -104,6 +106,6 @@ def normalize_runs_and_requests(raw: Mapping[str, pl.DataFrame | pl.LazyFrame], 
             raw_runs["_source"].n_unique()),
         LLM_REQUESTS.name: Normalized(
             requests, to_quarantine(rejected_requests, day, source), lines_in, dup_requests,
-            raw_lines.select(pl.col("_source").n_unique()).collect().item(), without_tokens,
+            pl.concat(files).n_unique(), without_tokens,
             reasons),
     }
