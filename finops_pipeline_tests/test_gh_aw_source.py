@@ -356,3 +356,37 @@ def test_glob_roots_are_expanded(tmp_path):
     found = discover(roots)
     assert len(found.run_summaries) == 2 and [p.name for p in found.json_files] == ["logs-1.json"]
     assert expand_globs([tmp_path / "nothing-*"]) == []
+
+
+def test_a_day_of_several_batches_streams_to_the_raw_slice_with_the_same_rows(
+        tmp_path, monkeypatch):
+    """A day bigger than one batch of token files is delivered as a LazyFrame, read a batch at
+    a time while the raw slice is written, and counted then; its rows are those of the
+    whole-frame path (an unreadable file among them included)."""
+    import polars as pl
+
+    import finops_pipeline.sources.gh_aw_logs as gh
+    from finops_pipeline.config import load_settings
+    from finops_pipeline.lake import DataPaths, read_raw_day, write_raw_day
+    from finops_pipeline.sources.base import SourceContext
+
+    land = tmp_path / "data" / "landing" / "gh-aw-logs"
+    for run_id in (1, 2, 3):
+        write_run_folder(land, run_id, "2024-05-01T10:00:00Z",
+                         records=[token_record(request_id=f"{run_id}-{n}") for n in range(3)])
+    gone = land / "run-2" / CANONICAL  # unreadable: one quarantinable row, the day goes on
+    gone.unlink()
+    gone.symlink_to(tmp_path / "nowhere.jsonl")
+    index, _ = _index(tmp_path, land)
+    whole = extract_day(index, D1).token_lines
+    monkeypatch.setattr(gh, "BATCH_BYTES", 10)  # every file is a batch of its own
+    settings = load_settings(data_dir=tmp_path / "data", env={})
+    paths = DataPaths(tmp_path / "data")
+    ctx = SourceContext(settings=settings, landing=land, state=paths.state, say=lambda _: None)
+    [got] = gh.GhAwLogsSource().extract(ctx, [D1])
+    assert isinstance(got.frames["token_usage"], pl.LazyFrame)
+    written = write_raw_day(paths, "gh_aw_logs", D1, got.frames)
+    assert written["token_usage"] == whole.height == 7  # 3 + 3 lines, 1 unreadable file
+    raw = read_raw_day(paths, "gh_aw_logs", ["runs", "token_usage"], D1)["token_usage"]
+    assert raw.collect().sort("_source", "_line").equals(whole.sort("_source", "_line"))
+    assert got.counted == {"token_lines": "token_usage"}
